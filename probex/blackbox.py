@@ -1,0 +1,295 @@
+"""The black box under explanation: one interface for scikit-learn, torch and callables.
+
+Every explainer talks to the model through :class:`BlackBox`, which batches queries,
+moves them to a device, counts the rows sent, selects the target output and validates
+both what goes in and what comes out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from probex._checks import (
+    as_matrix,
+    as_tensor,
+    check_choice,
+    feature_names_or_default,
+    resolve_device,
+)
+
+__all__ = ["BlackBox", "as_blackbox"]
+
+_TASKS = ("classification", "regression")
+_OUTPUTS = ("probabilities", "logits", "values")
+_INPUT_TYPES = ("numpy", "torch")
+_PROBABILITY_TOL = 1e-6
+_ROW_SUM_TOL = 1e-3
+
+
+class BlackBox:
+    """A model seen only through its outputs.
+
+    Args:
+        model: a fitted scikit-learn estimator (``predict_proba`` for classification,
+            ``predict`` for regression), a ``torch.nn.Module`` or any callable mapping an
+            (n, d) array to outputs of shape (n,) or (n, k).
+        task: ``"classification"`` or ``"regression"``.
+        target: the output column explained by surrogate methods: a class index for
+            classification, an output index for multi-output regression (ignored when the
+            regression model has a single output).
+        batch_size: rows per model call; larger queries are split.
+        device: where torch inputs are placed; a torch module must already live there.
+        feature_names: names of the d input features; taken from the estimator's
+            ``feature_names_in_`` when omitted, else ``x0 .. x{d-1}``.
+        n_features: number of input features, when it cannot be read from the model.
+        output: what the model returns for classification: ``"probabilities"`` (default
+            for scikit-learn and callables) or ``"logits"`` (default for torch modules).
+        input_type: for plain callables, whether they take ``"numpy"`` arrays or
+            ``"torch"`` tensors.
+        class_names: optional names of the classes, for display.
+
+    Attributes:
+        n_queries: total number of rows sent to the model so far.
+    """
+
+    def __init__(
+        self,
+        model,
+        task: str = "classification",
+        target: int | None = 1,
+        batch_size: int = 4096,
+        device: str | torch.device = "cpu",
+        feature_names=None,
+        n_features: int | None = None,
+        output: str | None = None,
+        input_type: str = "numpy",
+        class_names=None,
+    ):
+        check_choice("task", task, _TASKS)
+        check_choice("input_type", input_type, _INPUT_TYPES)
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.model = model
+        self.task = task
+        self.batch_size = int(batch_size)
+        self.device = resolve_device(device)
+        self.input_type = input_type
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.n_queries = 0
+        self.kind = _model_kind(model, task)
+        if output is None:
+            output = "values" if task == "regression" else (
+                "logits" if self.kind == "torch" else "probabilities")
+        check_choice("output", output, _OUTPUTS)
+        if (task == "regression") != (output == "values"):
+            raise ValueError(
+                f"output={output!r} does not fit task={task!r}: regression models return "
+                "'values', classifiers return 'probabilities' or 'logits'"
+            )
+        self.output = output
+        if target is not None and (not isinstance(target, (int, np.integer)) or target < 0):
+            raise ValueError(f"target must be a non-negative integer index, got {target!r}")
+        self.target = None if target is None else int(target)
+        self._sklearn_columns = getattr(model, "feature_names_in_", None)
+        if n_features is None:
+            n_features = getattr(model, "n_features_in_", None)
+        if feature_names is None and self._sklearn_columns is not None:
+            feature_names = list(self._sklearn_columns)
+        if n_features is None and feature_names is not None:
+            n_features = len(feature_names)
+        self.n_features = None if n_features is None else int(n_features)
+        self._feature_names = (
+            None if self.n_features is None
+            else feature_names_or_default(feature_names, self.n_features)
+        )
+        self.n_outputs: int | None = None
+        if self.kind == "torch":
+            self._check_module_device()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the input features (known once ``n_features`` is)."""
+        if self._feature_names is None:
+            raise ValueError(
+                "the number of features is not known yet: pass n_features= or "
+                "feature_names= to BlackBox, or query the model once"
+            )
+        return list(self._feature_names)
+
+    def bind_features(self, n_features: int) -> None:
+        """Fix the number of input features (from background data) if not yet known, or
+        check that it matches."""
+        if self.n_features is None:
+            self.n_features = int(n_features)
+            self._feature_names = feature_names_or_default(None, self.n_features)
+        elif self.n_features != n_features:
+            raise ValueError(
+                f"the data has {n_features} features but the model expects {self.n_features}"
+            )
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether gradients of the outputs with respect to the inputs are available."""
+        return self.kind == "torch" or (self.kind == "callable" and self.input_type == "torch")
+
+    def __repr__(self) -> str:
+        return (
+            f"BlackBox({self.kind}, task={self.task!r}, target={self.target}, "
+            f"n_features={self.n_features}, n_queries={self.n_queries})"
+        )
+
+    # ------------------------------------------------------------------ queries
+    def __call__(self, X, level=None) -> torch.Tensor:
+        """Target output for each row: shape (n,), float64, on ``device``.
+
+        For classification this is the probability of class ``target``; for regression
+        the (target) output. ``level`` is the perturbation level of each row in [0, 1]
+        (fraction of features replaced); plain black boxes ignore it, calibrated ones
+        (ReCalX) use it.
+        """
+        outputs = self.predict(X, level=level)
+        column = self._target_column(outputs.shape[1])
+        return outputs[:, column]
+
+    def predict(self, X, level=None) -> torch.Tensor:
+        """All outputs: probabilities (n, n_classes) or regression values (n, n_outputs)."""
+        raw = self._query(X)
+        if self.output == "logits":
+            return torch.softmax(raw, dim=-1)
+        return raw
+
+    def log_probabilities(self, X, level=None) -> torch.Tensor:
+        """Log class probabilities (n, n_classes), from logits where the model gives them.
+
+        These are the scores ReCalX rescales by a temperature: dividing them by T > 0
+        and renormalising keeps every row's argmax.
+        """
+        if self.task != "classification":
+            raise ValueError("log_probabilities is only defined for classification models")
+        raw = self._query(X)
+        if self.output == "logits":
+            return torch.log_softmax(raw, dim=-1)
+        return torch.log(raw.clamp_min(torch.finfo(raw.dtype).tiny))
+
+    def _target_column(self, n_outputs: int) -> int:
+        if self.task == "regression" and n_outputs == 1:
+            return 0
+        if self.target is None:
+            raise ValueError("target=None: choose which output to explain with target=<index>")
+        if self.target >= n_outputs:
+            kind = "classes" if self.task == "classification" else "outputs"
+            raise ValueError(f"target={self.target} but the model has {n_outputs} {kind}")
+        return self.target
+
+    def _query(self, X) -> torch.Tensor:
+        """Send rows to the model in batches; validated float64 outputs of shape (n, k)."""
+        X = as_matrix(X, "model input", n_features=self.n_features, dtype=torch.float64)
+        self.bind_features(X.shape[1])
+        chunks = []
+        for start in range(0, X.shape[0], self.batch_size):
+            batch = X[start : start + self.batch_size]
+            out = self._call_model(batch)
+            self.n_queries += batch.shape[0]
+            chunks.append(self._validate_output(out, batch.shape[0]))
+        outputs = torch.cat(chunks, dim=0)
+        self.n_outputs = outputs.shape[1]
+        return outputs
+
+    def _call_model(self, batch: torch.Tensor):
+        if self.kind == "torch":
+            param = next(iter(self.model.parameters()), None)
+            dtype = param.dtype if param is not None else torch.float32
+            with torch.no_grad():
+                return self.model(batch.to(device=self.device, dtype=dtype))
+        if self.kind == "callable" and self.input_type == "torch":
+            return self.model(batch.to(self.device))
+        array = batch.cpu().numpy()
+        if self.kind == "sklearn":
+            if self._sklearn_columns is not None:
+                import pandas as pd
+
+                array = pd.DataFrame(array, columns=self._sklearn_columns)
+            if self.task == "classification":
+                return self.model.predict_proba(array)
+            return self.model.predict(array)
+        return self.model(array)
+
+    def _validate_output(self, out, n_rows: int) -> torch.Tensor:
+        out = as_tensor(out, "model output", device=self.device)
+        if out.ndim == 0 or out.ndim > 2 or out.shape[0] != n_rows:
+            raise ValueError(
+                f"model output has shape {tuple(out.shape)} for {n_rows} input rows; expected "
+                f"({n_rows},) or ({n_rows}, n_outputs)"
+            )
+        if out.ndim == 1:
+            if self.task == "regression":
+                out = out[:, None]
+            elif self.output == "logits":  # a single log-odds column
+                out = torch.stack([torch.zeros_like(out), out], dim=1)
+            else:  # probability of the positive class
+                self._check_probabilities(out[:, None], check_rows=False)
+                out = torch.stack([1.0 - out, out], dim=1)
+        if self.task == "classification" and out.shape[1] < 2:
+            raise ValueError(
+                f"a classifier must return one column per class (at least 2); got shape "
+                f"{tuple(out.shape)}"
+            )
+        if self.output == "probabilities":
+            self._check_probabilities(out, check_rows=True)
+        return out
+
+    @staticmethod
+    def _check_probabilities(probs: torch.Tensor, check_rows: bool) -> None:
+        low, high = float(probs.min()), float(probs.max())
+        if low < -_PROBABILITY_TOL or high > 1.0 + _PROBABILITY_TOL:
+            raise ValueError(
+                f"model returned probabilities outside [0, 1] (min {low:.4g}, max {high:.4g}); "
+                "if it returns logits or scores, pass output='logits'"
+            )
+        if check_rows:
+            error = (probs.sum(dim=1) - 1.0).abs()
+            if float(error.max()) > _ROW_SUM_TOL:
+                row = int(error.argmax())
+                raise ValueError(
+                    f"model probabilities do not sum to 1 (row {row} sums to "
+                    f"{float(probs[row].sum()):.6g}); pass output='logits' for unnormalised scores"
+                )
+
+    def _check_module_device(self) -> None:
+        param = next(iter(self.model.parameters()), None)
+        if param is not None and param.device.type != self.device.type:
+            raise ValueError(
+                f"the torch module lives on {param.device} but device={str(self.device)!r}; "
+                f"move it with model.to({str(self.device)!r}) or pass device={str(param.device)!r}"
+            )
+
+
+def _model_kind(model, task: str) -> str:
+    if isinstance(model, torch.nn.Module):
+        return "torch"
+    if hasattr(model, "predict_proba") or hasattr(model, "predict"):
+        if task == "classification" and not hasattr(model, "predict_proba"):
+            raise ValueError(
+                "task='classification' needs a model with predict_proba; for a regressor pass "
+                "task='regression'"
+            )
+        return "sklearn"
+    if callable(model):
+        return "callable"
+    raise TypeError(
+        f"cannot explain a {type(model).__name__}: pass a scikit-learn estimator, a torch "
+        "nn.Module or a callable"
+    )
+
+
+def as_blackbox(model, **kwargs) -> BlackBox:
+    """Return ``model`` if it already is a :class:`BlackBox`, else wrap it."""
+    if isinstance(model, BlackBox):
+        if kwargs:
+            raise ValueError(
+                f"options {sorted(kwargs)} apply when wrapping a model, not to an existing BlackBox"
+            )
+        return model
+    return BlackBox(model, **kwargs)

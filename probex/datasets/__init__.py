@@ -1,0 +1,5 @@
+"""Offline data: scikit-learn's bundled sets and synthetic sets with known ground truth."""
+
+from probex.datasets.bundled import TabularData, fit_demo_model, load_tabular
+
+__all__ = ["TabularData", "load_tabular", "fit_demo_model"]

@@ -1,0 +1,170 @@
+"""Fitting the Bayesian linear surrogate with any inference path, and packaging the result.
+
+Shared by every surrogate method (BayesLIME, BayesSHAP, EAGLE, C-LIME): it wires the
+Pyro model of :mod:`probex.models.surrogate`, a prior from :mod:`probex.priors` and an
+inference choice together, and builds the :class:`~probex.explanation.Explanation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch
+import xarray as xr
+
+from probex import __version__
+from probex._checks import check_choice
+from probex.explanation import Explanation
+from probex.inference import NormalInverseGammaPosterior, NUTSRunner, SVIRunner
+from probex.inference.draws import PosteriorDraws
+from probex.inference.idata import to_inference_data
+from probex.models.surrogate import (
+    CenteredData,
+    bayesian_linear_surrogate,
+    center,
+    sample_intercept,
+)
+from probex.perturb import PerturbationSet
+from probex.priors import NormalInverseGamma, Prior
+
+__all__ = ["SurrogateFit", "resolve_inference", "conjugate_posterior", "fit_surrogate",
+           "surrogate_explanation"]
+
+_INFERENCE = ("auto", "exact", "svi", "nuts")
+
+
+def resolve_inference(inference, prior: Prior, seed: int, device=None, progress=None):
+    """``"exact"`` or a runner object for the requested inference on this prior."""
+    if isinstance(inference, (SVIRunner, NUTSRunner)):
+        return inference
+    if not isinstance(inference, str):
+        raise TypeError("inference must be 'auto', 'exact', 'svi', 'nuts' or a runner object")
+    check_choice("inference", inference, _INFERENCE)
+    if inference == "auto":
+        inference = "exact" if prior.conjugate else "nuts"
+    if inference == "exact":
+        if not prior.conjugate:
+            raise ValueError(
+                f"inference='exact' needs the conjugate NormalInverseGamma prior, not "
+                f"{prior!r}; use inference='nuts' or 'svi'"
+            )
+        return "exact"
+    if inference == "svi":
+        return SVIRunner(seed=seed, device=device, progress=progress)
+    return NUTSRunner(seed=seed, device=device, progress=progress)
+
+
+def conjugate_posterior(data: CenteredData, prior: Prior) -> NormalInverseGammaPosterior:
+    """Closed-form posterior of the centred surrogate under a NIG prior (or the default
+    NIG when ``prior`` is not conjugate: used for design decisions and initial values)."""
+    nig = prior if isinstance(prior, NormalInverseGamma) else NormalInverseGamma()
+    start = NormalInverseGammaPosterior.prior(
+        data.n_features, scale=nig.scale, shape=nig.noise_shape, rate=nig.noise_rate,
+        batch_shape=(data.n_instances,), dtype=data.design.dtype, device=data.design.device)
+    return start.update(data.design, data.response, data.weights, n_marginalized=1)
+
+
+@dataclass
+class SurrogateFit:
+    """Draws, the centred data, and the closed form when the posterior is exact."""
+
+    draws: PosteriorDraws
+    data: CenteredData
+    closed_form: NormalInverseGammaPosterior | None
+
+
+def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior: Prior,
+                  inference, seed: int, num_draws: int = 1000, num_chains: int = 4
+                  ) -> SurrogateFit:
+    """Posterior of the surrogate for B instances: z (B, n, d), y and weights (B, n).
+
+    ``inference`` is ``"exact"`` or a runner from :func:`resolve_inference`. Exact
+    posteriors are sampled independently (``num_chains`` x ``num_draws``) so that every
+    path yields draws for ArviZ. Intercept draws are added from its conditional.
+    """
+    data = center(z, y, weights)
+    conjugate = conjugate_posterior(data, prior)
+    if inference == "exact":
+        noise_scale, attribution = conjugate.sample(num_chains * num_draws, seed=seed)
+        shape = (num_chains, num_draws)
+        posterior = {
+            "attribution": attribution.reshape(*shape, *attribution.shape[1:]),
+            "noise_scale": noise_scale.reshape(*shape, *noise_scale.shape[1:]),
+        }
+        draws = PosteriorDraws({k: v.cpu().numpy() for k, v in posterior.items()}, "exact")
+        closed = conjugate
+    else:
+        model = partial(bayesian_linear_surrogate, data, prior)
+        init = {"attribution": conjugate.mean,
+                "noise_scale": (conjugate.rate / conjugate.shape).sqrt()}
+        draws = inference.run(model, init_values=init)
+        closed = None
+    generator = torch.Generator().manual_seed(int(seed) + 1)
+    phi = torch.as_tensor(draws.posterior["attribution"], device=data.design.device)
+    sigma = torch.as_tensor(draws.posterior["noise_scale"], device=data.design.device)
+    draws.posterior["intercept"] = sample_intercept(data, phi, sigma, generator).cpu().numpy()
+    return SurrogateFit(draws=draws, data=data, closed_form=closed)
+
+
+def _dims(posterior: dict, n_instances: int, n_features: int) -> dict:
+    dims = {}
+    for name, value in posterior.items():
+        site_shape = value.shape[2:]
+        if site_shape == (n_instances,):
+            dims[name] = ["instance"]
+        elif site_shape == (n_instances, n_features):
+            dims[name] = ["instance", "feature"]
+        else:
+            dims[name] = ["instance"] + [f"{name}_dim_{i}" for i in range(len(site_shape) - 1)]
+    return dims
+
+
+def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,
+                          x: torch.Tensor, prediction: torch.Tensor, feature_names: list[str],
+                          attrs: dict, single: bool, trace: dict | None = None) -> Explanation:
+    """Package a surrogate fit as an Explanation (InferenceData built by from_dict).
+
+    ``perturbations`` / ``y`` / ``x`` / ``prediction`` carry a leading instance axis (B);
+    with ``single=True`` (B = 1) that axis is dropped everywhere.
+    """
+    draws = fit.draws
+    n_instances, n_features = fit.data.n_instances, fit.data.n_features
+    dims = _dims(draws.posterior, n_instances, n_features)
+    dims.update({"response": ["instance", "perturbation"],
+                 "z": ["instance", "perturbation", "feature"],
+                 "weights": ["instance", "perturbation"], "levels": ["instance", "perturbation"],
+                 "x": ["instance", "feature"], "prediction": ["instance"]})
+    coords = {"feature": list(feature_names), "instance": np.arange(n_instances),
+              "perturbation": np.arange(perturbations.z.shape[-2])}
+    meta = {"probex_version": __version__, "n_instances": n_instances, **attrs}
+    idata = to_inference_data(
+        draws,
+        observed_data={"response": y.cpu().numpy()},
+        constant_data={"z": perturbations.z.cpu().numpy(),
+                       "weights": perturbations.weights.cpu().numpy(),
+                       "levels": perturbations.levels.cpu().numpy(),
+                       "x": x.cpu().numpy(), "prediction": prediction.cpu().numpy()},
+        coords=coords, dims=dims, attrs=meta,
+    )
+    if fit.closed_form is not None:
+        cf = fit.closed_form
+        feature_dims = ("instance", "feature")
+        closed = xr.Dataset(
+            {"loc": (feature_dims, cf.mean.cpu().numpy()),
+             "scale": (feature_dims, cf.marginal_scale.cpu().numpy()),
+             "sd": (feature_dims, cf.marginal_sd.cpu().numpy()),
+             "df": (("instance",), cf.df.cpu().numpy()),
+             "noise_variance_mean": (("instance",), cf.noise_variance_mean.cpu().numpy())},
+            coords={"feature": list(feature_names), "instance": np.arange(n_instances)},
+            attrs={"distribution": "multivariate Student-t marginal of a normal-inverse-gamma"},
+        )
+        idata.add_groups({"closed_form": closed})
+    if trace is not None:
+        idata.add_groups({"design_trace": xr.Dataset(
+            {k: ("round", np.asarray(v)) for k, v in trace.items()},
+            coords={"round": np.arange(len(next(iter(trace.values()))))})})
+    if single:
+        idata = idata.isel(instance=0)
+    return Explanation(idata)

@@ -1,0 +1,201 @@
+"""The result object of every explainer: a posterior over attributions.
+
+An :class:`Explanation` is a thin view over an ``arviz.InferenceData`` that holds
+everything needed to reproduce and report it: the posterior (variable ``attribution``
+with dims ``(chain, draw, [instance,] feature)``), sampler statistics, the perturbations
+and black-box answers (observed/constant data), closed-form marginals when the posterior
+is exact (group ``closed_form``), a per-round design trace for adaptive methods (group
+``design_trace``) and metadata in the posterior's attributes. Saving it to netCDF and
+reading it back therefore loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["Explanation", "write_atomically"]
+
+_VAR = "attribution"
+
+
+def write_atomically(path, write) -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path``, so readers never see half a file."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise FileNotFoundError(f"directory {str(path.parent)!r} does not exist")
+    # a unique sibling name (created by ``write`` itself, so the umask applies)
+    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"))
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+class Explanation:
+    """Posterior attributions for one instance, or a batch of instances.
+
+    Attributes are numpy arrays over features, shape (d,) for one instance and (n, d)
+    for a batch; index a batch (``e[i]``) to get one instance's explanation.
+    """
+
+    def __init__(self, idata: az.InferenceData):
+        if "posterior" not in idata.groups() or _VAR not in idata.posterior:
+            raise ValueError(f"an Explanation needs a posterior group with variable {_VAR!r}")
+        self.idata = idata
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def _attribution(self):
+        return self.idata.posterior[_VAR]
+
+    @property
+    def attrs(self) -> dict:
+        """Metadata: method, inference, n_queries, target, prior, kernel, ..."""
+        return dict(self.idata.posterior.attrs)
+
+    @property
+    def method(self) -> str:
+        return str(self.attrs.get("method", "unknown"))
+
+    @property
+    def inference(self) -> str:
+        return str(self.attrs.get("inference", "unknown"))
+
+    @property
+    def n_queries(self) -> int:
+        """Rows sent to the black box to produce this explanation."""
+        return int(self.attrs.get("n_queries", 0))
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(f) for f in self._attribution.coords["feature"].values]
+
+    @property
+    def is_batch(self) -> bool:
+        return "instance" in self._attribution.dims
+
+    @property
+    def is_exact(self) -> bool:
+        return "closed_form" in self.idata.groups()
+
+    @property
+    def trace(self) -> pd.DataFrame | None:
+        """Per-round design trace of adaptive methods (EAGLE, focused sampling), else None."""
+        if "design_trace" not in self.idata.groups():
+            return None
+        return self.idata.design_trace.to_dataframe()
+
+    def __len__(self) -> int:
+        return self._attribution.sizes["instance"] if self.is_batch else 1
+
+    def __getitem__(self, index: int) -> Explanation:
+        if not self.is_batch:
+            raise TypeError("this explanation is for a single instance; it cannot be indexed")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"instance {index} out of range for {n} instances")
+        return Explanation(self.idata.isel(instance=index % n))
+
+    # ------------------------------------------------------------------ numbers
+    @property
+    def mean(self) -> np.ndarray:
+        """Posterior mean attribution, (d,) or (n, d)."""
+        if self.is_exact:
+            return self.idata.closed_form["loc"].values.copy()
+        return self._attribution.mean(("chain", "draw")).values
+
+    @property
+    def sd(self) -> np.ndarray:
+        """Posterior standard deviation of each attribution, (d,) or (n, d)."""
+        if self.is_exact:
+            return self.idata.closed_form["sd"].values.copy()
+        return self._attribution.std(("chain", "draw"), ddof=1).values
+
+    def hdi(self, prob: float = 0.95) -> np.ndarray:
+        """Highest-density interval of each attribution, (d, 2) or (n, d, 2).
+
+        Exact posteriors use the Student-t marginal (symmetric, so the central interval is
+        the HDI); sampled ones use ArviZ's HDI of the draws.
+        """
+        if not 0 < prob < 1:
+            raise ValueError(f"prob must be in (0, 1), got {prob}")
+        if self.is_exact:
+            cf = self.idata.closed_form
+            half = stats.t.ppf(0.5 + prob / 2, cf["df"].values)[..., None] * cf["scale"].values
+            loc = cf["loc"].values
+            return np.stack([loc - half, loc + half], axis=-1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            interval = az.hdi(self.idata, var_names=[_VAR], hdi_prob=prob)[_VAR]
+        order = [d for d in self._attribution.dims if d not in ("chain", "draw")] + ["hdi"]
+        return interval.transpose(*order).values
+
+    def summary(self, prob: float = 0.95) -> pd.DataFrame:
+        """Table indexed by feature (and instance for batches): mean, sd, HDI bounds and,
+        from ArviZ, MCSE, bulk/tail ESS and r_hat of the draws."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = az.summary(self.idata, var_names=[_VAR], hdi_prob=prob)
+        low, high = table.columns[2], table.columns[3]  # "hdi_2.5%", "hdi_97.5%"
+        interval = self.hdi(prob).reshape(-1, 2)
+        table["mean"], table["sd"] = self.mean.reshape(-1), self.sd.reshape(-1)
+        table[low], table[high] = interval[:, 0], interval[:, 1]
+        if self.is_batch:
+            table.index = pd.MultiIndex.from_product(
+                [range(len(self)), self.feature_names], names=["instance", "feature"])
+        else:
+            table.index = pd.Index(self.feature_names, name="feature")
+        return table
+
+    def top_features(self, k: int = 5) -> list[str]:
+        """Names of the k features with the largest absolute mean attribution."""
+        if self.is_batch:
+            raise TypeError("top_features is per instance: use e[i].top_features(k)")
+        order = np.argsort(-np.abs(self.mean), kind="stable")[:k]
+        return [self.feature_names[j] for j in order]
+
+    # ------------------------------------------------------------------ output
+    def plot(self, prob: float = 0.95, max_features: int | None = 30,
+             diagnostics: bool = False, path=None, ax=None):
+        """Forest plot of the attributions with their HDIs (ArviZ), largest |mean| on top.
+
+        ``diagnostics=True`` adds r_hat and ESS panels. With ``path`` a PNG is also
+        written there (atomically). Returns the matplotlib Axes.
+        """
+        from probex.plots import forest
+
+        return forest(self, prob=prob, max_features=max_features, diagnostics=diagnostics,
+                      path=path, ax=ax)
+
+    def to_netcdf(self, path) -> Path:
+        """Write the whole explanation to a netCDF file (atomically); returns the path."""
+        return write_atomically(path, lambda tmp: self.idata.to_netcdf(tmp, engine="h5netcdf"))
+
+    @classmethod
+    def from_netcdf(cls, path) -> Explanation:
+        """Read an explanation written by :meth:`to_netcdf`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no explanation file at {str(path)!r}")
+        return cls(az.from_netcdf(path, engine="h5netcdf"))
+
+    def __repr__(self) -> str:
+        head = f"Explanation(method={self.method!r}, inference={self.inference!r}, "
+        if self.is_batch:
+            return head + f"instances={len(self)}, features={len(self.feature_names)})"
+        top = ", ".join(f"{name}={value:+.3g}" for name, value in
+                        zip(self.top_features(3), self.mean[np.argsort(-np.abs(self.mean))[:3]],
+                            strict=True))
+        return head + f"n_queries={self.n_queries}, top: {top})"

@@ -1,0 +1,53 @@
+"""One path from posterior draws of any inference method to ``arviz.InferenceData``.
+
+Built with ``az.from_dict`` (groups posterior, sample_stats, observed_data,
+constant_data), so the same code serves exact, SVI and NUTS results and does not rely
+on ``az.from_pyro``, which ArviZ 1.0 drops.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+
+from probex.inference.draws import PosteriorDraws
+
+__all__ = ["to_inference_data"]
+
+
+def to_inference_data(draws: PosteriorDraws, *, observed_data: dict | None = None,
+                      constant_data: dict | None = None, coords: dict | None = None,
+                      dims: dict | None = None, attrs: dict | None = None) -> az.InferenceData:
+    """Wrap draws (chain, draw, ...) and data into an InferenceData.
+
+    ``coords`` and ``dims`` name the non-sample dimensions (e.g. ``{"feature": names}``,
+    ``{"attribution": ["feature"]}``); ``attrs`` are stored on every group (booleans as
+    0/1, ``None`` as ``"none"``, anything else not numeric as its string).
+    """
+    attrs = {key: _netcdf_attr(value) for key, value in
+             {"inference": draws.method, **(attrs or {})}.items()}
+    idata = az.from_dict(
+        posterior={k: np.asarray(v) for k, v in draws.posterior.items()},
+        sample_stats={k: np.asarray(v) for k, v in draws.sample_stats.items()} or None,
+        observed_data=observed_data,
+        constant_data=constant_data,
+        coords=coords,
+        dims=dims,
+    )
+    for group in idata.groups():  # from_dict (ArviZ 0.23) does not apply attrs itself
+        idata[group].attrs.update(attrs)
+    return idata
+
+
+def _netcdf_attr(value):
+    """netCDF attributes hold strings, numbers and 1-D numeric arrays only."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if value is None:
+        return "none"
+    if isinstance(value, (str, int, float, np.integer, np.floating)):
+        return value
+    array = np.asarray(value)
+    if array.ndim == 1 and array.dtype.kind in "iuf":
+        return array
+    return str(value)

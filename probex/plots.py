@@ -1,0 +1,83 @@
+"""Figures for explanations: ArviZ forest and trace plots, and adaptive-design traces.
+
+Each function returns matplotlib Axes and, given ``path``, also writes a PNG atomically.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+
+__all__ = ["forest", "diagnostics", "design_trace", "save_figure"]
+
+
+def save_figure(figure, path, dpi: int = 120):
+    """Write a figure to ``path`` as PNG via a temporary file and a rename."""
+    from probex.explanation import write_atomically
+
+    return write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=dpi,
+                                                             bbox_inches="tight"))
+
+
+def forest(explanation, prob: float = 0.95, max_features: int | None = 30,
+           diagnostics: bool = False, path=None, ax=None):
+    """ArviZ forest plot of one instance's attributions, largest |mean| on top.
+
+    Args:
+        explanation: a single-instance :class:`~probex.Explanation`.
+        prob: HDI probability of the bars.
+        max_features: show only this many features (by |posterior mean|).
+        diagnostics: add r_hat and ESS panels (needs sampled draws with >= 2 chains).
+        path: also write a PNG here.
+    """
+    import matplotlib.pyplot as plt
+
+    if explanation.is_batch:
+        raise TypeError("plot one instance at a time: e[i].plot()")
+    names = explanation.feature_names
+    order = np.argsort(np.abs(explanation.mean), kind="stable")[::-1]
+    if max_features is not None:
+        order = order[:max_features]
+    chosen = [names[j] for j in order]
+    if ax is None and not diagnostics:
+        _, ax = plt.subplots(figsize=(7, 0.3 * len(chosen) + 1.4))
+    axes = az.plot_forest(
+        explanation.idata, var_names=["attribution"], coords={"feature": chosen},
+        combined=True, hdi_prob=prob, r_hat=diagnostics, ess=diagnostics,
+        labeller=az.labels.NoVarLabeller(), ax=None if diagnostics else ax,
+        figsize=(9, 0.3 * len(chosen) + 1.4) if diagnostics else None,
+    )
+    main = np.ravel(axes)[0]
+    main.axvline(0.0, color="0.5", lw=0.8, ls=":")
+    main.set_title(f"{explanation.method} ({explanation.inference}): {100 * prob:g}% HDI, "
+                   f"{explanation.n_queries} queries", fontsize="medium")
+    if path is not None:
+        save_figure(main.figure, path)
+    return axes
+
+
+def diagnostics(explanation, var_names=("attribution", "noise_scale"), path=None):
+    """ArviZ trace plot (per-chain densities and traces) of the posterior draws."""
+    axes = az.plot_trace(explanation.idata, var_names=list(var_names), compact=True)
+    if path is not None:
+        save_figure(np.ravel(axes)[0].figure, path)
+    return axes
+
+
+def design_trace(explanation, path=None, ax=None):
+    """Maximum interval width against queries spent, for adaptive designs."""
+    import matplotlib.pyplot as plt
+
+    trace = explanation.trace
+    if trace is None:
+        raise ValueError("this explanation has no design trace (it was not adaptive)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(trace["n_queries"], trace["max_width"], "o-")
+    ax.set_xlabel("black-box queries")
+    ax.set_ylabel("largest interval width")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if path is not None:
+        save_figure(ax.figure, path)
+    return ax

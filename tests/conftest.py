@@ -1,0 +1,57 @@
+"""Shared test set-up: every test starts from a cleared param store, seeded, validated."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pyro
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _clean_pyro_state():
+    pyro.clear_param_store()
+    pyro.set_rng_seed(0)
+    with pyro.validation_enabled(True):
+        yield
+    pyro.clear_param_store()
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def demo_model():
+    """The random forest on breast_cancer used by the demo: (model, TabularData)."""
+    from probex.datasets import fit_demo_model
+
+    return fit_demo_model("breast_cancer", n_estimators=50, seed=0)
+
+
+@pytest.fixture(scope="session")
+def demo_blackbox(demo_model):
+    import probex as px
+
+    model, data = demo_model
+    return px.BlackBox(model, feature_names=data.feature_names)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def in_ci() -> bool:
+    return "CI" in os.environ
