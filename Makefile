@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/probex demo
 
 test: $(STAMP)
-	$(BIN)/ruff check probex tests benchmarks tutorials
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-all: $(STAMP)
@@ -30,7 +30,7 @@ test-gpu: $(STAMP)
 	$(BIN)/python -m pytest -q -m gpu $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check probex tests benchmarks tutorials
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

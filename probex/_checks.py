@@ -70,7 +70,7 @@ def as_tensor(
         if hasattr(data, "to_numpy"):  # pandas
             data = data.to_numpy()
         try:
-            array = np.asarray(data, dtype=np.float64)
+            array = np.array(data, dtype=np.float64)  # a writable copy (pandas 3 is read-only)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{name} could not be converted to a numeric array: {err}") from err
         tensor = torch.from_numpy(array)

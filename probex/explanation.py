@@ -147,7 +147,7 @@ class Explanation:
         from ArviZ, MCSE, bulk/tail ESS and r_hat of the draws."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table = az.summary(self.idata, var_names=[_VAR], hdi_prob=prob)
+            table = az.summary(self.idata, var_names=[_VAR], hdi_prob=prob, round_to="none")
         low, high = table.columns[2], table.columns[3]  # "hdi_2.5%", "hdi_97.5%"
         interval = self.hdi(prob).reshape(-1, 2)
         table["mean"], table["sd"] = self.mean.reshape(-1), self.sd.reshape(-1)

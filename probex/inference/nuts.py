@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -75,7 +76,7 @@ class NUTSRunner:
 
     def run(self, model, *args, init_values: dict | None = None, **kwargs) -> PosteriorDraws:
         """Sample ``model(*args, **kwargs)``; draws of latent and deterministic sites."""
-        latent, deterministic = latent_and_deterministic_sites(model, *args, **kwargs)
+        latent, deterministic, _ = latent_and_deterministic_sites(model, *args, **kwargs)
         start = time.perf_counter()
         chains = [self._run_chain(model, args, kwargs, chain, init_values)
                   for chain in range(self.num_chains)]
@@ -111,7 +112,10 @@ class NUTSRunner:
             "acceptance_rate": np.zeros(n),
             "lp": np.zeros(n),
         }
-        with seeded(self.seed + 1000 * chain, self.device):
+        with seeded(self.seed + 1000 * chain, self.device), warnings.catch_warnings():
+            # Pyro's JIT uses torch.jit.trace, which torch >= 2.9 flags as deprecated
+            warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated",
+                                    category=DeprecationWarning)
             kernel.setup(self.num_warmup, *args, **kwargs)
             counter = _CountingPotential(kernel.potential_fn)
             kernel.potential_fn = counter

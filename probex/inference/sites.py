@@ -11,19 +11,22 @@ from pyro.poutine.util import site_is_subsample
 __all__ = ["latent_and_deterministic_sites", "deterministic_sites_at"]
 
 
-def latent_and_deterministic_sites(model, *args, **kwargs) -> tuple[list[str], list[str]]:
-    """Names of the unobserved sample sites and of the ``pyro.deterministic`` sites."""
+def latent_and_deterministic_sites(model, *args, **kwargs
+                                   ) -> tuple[list[str], list[str], int]:
+    """Names of the unobserved sample sites and of the ``pyro.deterministic`` sites, and
+    the model's maximum plate nesting."""
     with poutine.block(), pyro.validation_enabled(False):
         trace = poutine.trace(model).get_trace(*args, **kwargs)
-    latent, deterministic = [], []
+    latent, deterministic, nesting = [], [], 0
     for name, site in trace.nodes.items():
         if site["type"] != "sample" or site_is_subsample(site):
             continue
+        nesting = max(nesting, len(site["cond_indep_stack"]))
         if site["infer"].get("_deterministic"):
             deterministic.append(name)
         elif not site["is_observed"]:
             latent.append(name)
-    return latent, deterministic
+    return latent, deterministic, nesting
 
 
 def deterministic_sites_at(model, samples: dict[str, torch.Tensor], names: list[str],

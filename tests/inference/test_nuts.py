@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from probex.inference import NUTSRunner
+
+
+@pytest.fixture(scope="module")
+def nuts_draws(breast_cancer_surrogate):
+    model, exact, init = breast_cancer_surrogate
+    runner = NUTSRunner(num_samples=500, num_warmup=400, num_chains=2, seed=0)
+    return runner.run(model, init_values=init), exact
+
+
+def test_nuts_agrees_with_the_exact_posterior(nuts_draws):
+    draws, exact = nuts_draws
+    phi = draws.posterior["attribution"][:, :, 0].reshape(-1, exact.mean.shape[-1])
+    mean, sd = exact.mean[0].numpy(), exact.marginal_sd[0].numpy()
+    # with ESS ~ 1000 the Monte Carlo error of a mean is ~0.03 sd; of an sd ~2-3%
+    assert np.max(np.abs(phi.mean(0) - mean) / sd) < 0.1
+    assert np.max(np.abs(phi.std(0, ddof=1) / sd - 1)) < 0.15
+    sigma2 = draws.posterior["noise_scale"].ravel() ** 2
+    assert sigma2.mean() == pytest.approx(float(exact.noise_variance_mean[0]), rel=0.05)
+
+
+def test_nuts_records_sampler_statistics(nuts_draws):
+    draws, _ = nuts_draws
+    stats = draws.sample_stats
+    assert set(stats) >= {"diverging", "step_size", "tree_depth", "n_steps", "acceptance_rate",
+                          "lp"}
+    assert stats["diverging"].shape == (2, 500) and not stats["diverging"].any()
+    assert np.all(stats["n_steps"] >= 1) and np.all(stats["n_steps"] <= 2 ** 10)
+    assert np.all(2 ** stats["tree_depth"] >= stats["n_steps"] + 1)
+    # adapted to target_accept_prob = 0.8: mean acceptance within [0.6, 0.99]
+    assert 0.6 < stats["acceptance_rate"].mean() < 0.99
+    acceptance = stats["acceptance_rate"]
+    assert np.all(acceptance >= -1e-9) and np.all(acceptance <= 1 + 1e-9)
+    assert np.isfinite(stats["lp"]).all()
+
+
+def test_nuts_is_reproducible(breast_cancer_surrogate, nuts_draws):
+    model, _, init = breast_cancer_surrogate
+    small = NUTSRunner(num_samples=20, num_warmup=20, num_chains=1, seed=5)
+    a = small.run(model, init_values=init).posterior["attribution"]
+    b = small.run(model, init_values=init).posterior["attribution"]
+    c = NUTSRunner(num_samples=20, num_warmup=20, num_chains=1, seed=6).run(
+        model, init_values=init).posterior["attribution"]
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_runner_rejects_bad_settings():
+    with pytest.raises(ValueError, match="target_accept_prob"):
+        NUTSRunner(target_accept_prob=1.2)
+    with pytest.raises(ValueError, match="num_samples and num_chains must be positive"):
+        NUTSRunner(num_samples=0)
