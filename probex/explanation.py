@@ -55,6 +55,63 @@ class Explanation:
             raise ValueError(f"an Explanation needs a posterior group with variable {_VAR!r}")
         self.idata = idata
 
+    @classmethod
+    def from_draws(cls, attribution, feature_names, *, method: str, inference: str,
+                   n_queries: int = 0, closed_form: dict | None = None,
+                   sample_stats: dict | None = None, constant_data: dict | None = None,
+                   observed_data: dict | None = None, dims: dict | None = None,
+                   coords: dict | None = None, attrs: dict | None = None) -> Explanation:
+        """Build an explanation from draws of the attributions, for any method.
+
+        Args:
+            attribution: draws of shape (chain, draw, d) for one instance or
+                (chain, draw, n, d) for n instances: posterior draws, Monte Carlo draws
+                that define an estimator, or mask draws of a stochastic selector.
+            feature_names: the d names (coordinate ``feature``).
+            method, inference: recorded in the metadata (e.g. ``"LEX"``, ``"amortized"``).
+            n_queries: black-box rows spent on this explanation.
+            closed_form: exact marginals where the method has them: ``{"loc": (..., d),
+                "sd": (..., d)}`` and optionally ``"distribution": "normal"`` (then
+                :meth:`hdi` uses normal quantiles). ``mean`` and ``sd`` report these
+                instead of the draws' moments.
+            sample_stats, constant_data, observed_data: extra ArviZ groups; arrays whose
+                trailing axes are named in ``dims`` (``instance``, ``feature`` are known).
+            attrs: further metadata (numbers and strings).
+        """
+        from probex.inference.draws import PosteriorDraws
+        from probex.inference.idata import to_inference_data
+
+        draws = np.asarray(attribution, dtype=float)
+        if draws.ndim not in (3, 4):
+            raise ValueError(f"attribution draws must be (chain, draw, [instance,] feature); "
+                             f"got shape {draws.shape}")
+        names = [str(n) for n in feature_names]
+        if draws.shape[-1] != len(names):
+            raise ValueError(f"{draws.shape[-1]} attributions per draw but {len(names)} "
+                             f"feature names")
+        batch = draws.ndim == 4
+        site_dims = ["instance", "feature"] if batch else ["feature"]
+        all_coords = {"feature": names, **(coords or {})}
+        if batch:
+            all_coords.setdefault("instance", np.arange(draws.shape[2]))
+        idata = to_inference_data(
+            PosteriorDraws({_VAR: draws}, inference, sample_stats=sample_stats or {}),
+            observed_data=observed_data, constant_data=constant_data, coords=all_coords,
+            dims={_VAR: site_dims, **(dims or {})},
+            attrs={"method": method, "n_queries": int(n_queries),
+                   "n_instances": draws.shape[2] if batch else 1, **(attrs or {})},
+        )
+        if closed_form is not None:
+            import xarray as xr
+
+            distribution = closed_form.get("distribution", "normal")
+            groups = {key: (site_dims, np.asarray(closed_form[key], dtype=float))
+                      for key in ("loc", "sd")}
+            idata.add_groups({"closed_form": xr.Dataset(
+                groups, coords={k: v for k, v in all_coords.items() if k in site_dims},
+                attrs={"distribution": distribution})})
+        return cls(idata)
+
     # ------------------------------------------------------------------ metadata
     @property
     def _attribution(self):
@@ -88,6 +145,7 @@ class Explanation:
 
     @property
     def is_exact(self) -> bool:
+        """Whether mean and sd come from closed-form marginals (group ``closed_form``)."""
         return "closed_form" in self.idata.groups()
 
     @property
@@ -126,16 +184,22 @@ class Explanation:
     def hdi(self, prob: float = 0.95) -> np.ndarray:
         """Highest-density interval of each attribution, (d, 2) or (n, d, 2).
 
-        Exact posteriors use the Student-t marginal (symmetric, so the central interval is
-        the HDI); sampled ones use ArviZ's HDI of the draws.
+        Closed-form marginals are used where the explanation has them: Student-t (exact
+        conjugate posteriors; ``df`` and ``scale`` in the ``closed_form`` group) or normal
+        (``distribution="normal"``, from ``loc`` and ``sd``); both are symmetric, so the
+        central interval is the HDI. Otherwise ArviZ's HDI of the draws.
         """
         if not 0 < prob < 1:
             raise ValueError(f"prob must be in (0, 1), got {prob}")
-        if self.is_exact:
+        if self.is_exact and "df" in self.idata.closed_form:
             cf = self.idata.closed_form
             half = stats.t.ppf(0.5 + prob / 2, cf["df"].values)[..., None] * cf["scale"].values
             loc = cf["loc"].values
             return np.stack([loc - half, loc + half], axis=-1)
+        if self.is_exact and self.idata.closed_form.attrs.get("distribution") == "normal":
+            cf = self.idata.closed_form
+            half = stats.norm.ppf(0.5 + prob / 2) * cf["sd"].values
+            return np.stack([cf["loc"].values - half, cf["loc"].values + half], axis=-1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             interval = az.hdi(self.idata, var_names=[_VAR], hdi_prob=prob)[_VAR]
