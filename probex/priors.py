@@ -68,9 +68,16 @@ def cast_distribution(distribution: dist.Distribution, like: torch.Tensor) -> di
 
 
 class Prior:
-    """Base class. ``conjugate`` priors have a closed-form posterior (see inference.exact)."""
+    """Base class. ``conjugate`` priors have a closed-form posterior (see inference.exact).
+
+    A prior that is a scale mixture of normals (``scale_mixture = True``: phi_j | s_j ~
+    N(0, s_j^2) given latent scales s) also implements :meth:`sample_coefficient_scales`;
+    the surrogate can then integrate the coefficients out analytically and sample only the
+    scales (see :mod:`probex.models.collapsed_surrogate`).
+    """
 
     conjugate = False
+    scale_mixture = False
     name = "prior"
     noise_shape = 1.0
     noise_rate = 1e-3
@@ -88,6 +95,12 @@ class Prior:
         """Sample the coefficients, (..., B, d), registering site ``"attribution"``."""
         raise NotImplementedError
 
+    def sample_coefficient_scales(self, n_features: int, noise_scale: torch.Tensor
+                                  ) -> torch.Tensor:
+        """For scale mixtures: sample the latent scales and return the conditional prior
+        standard deviation s_j of each coefficient, (..., B, d)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a scale mixture of normals")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -104,6 +117,7 @@ class NormalInverseGamma(Prior):
     """
 
     conjugate = True
+    scale_mixture = True
     name = "normal_inverse_gamma"
 
     def __init__(self, scale: float = 1.0, noise_shape: float = 1.0, noise_rate: float = 1e-3):
@@ -116,8 +130,11 @@ class NormalInverseGamma(Prior):
 
     def sample_coefficients(self, n_features, noise_scale):
         loc = noise_scale.new_zeros(())
-        scale = (noise_scale * self.scale).unsqueeze(-1).expand(*noise_scale.shape, n_features)
+        scale = self.sample_coefficient_scales(n_features, noise_scale)
         return pyro.sample("attribution", dist.Normal(loc, scale).to_event(1))
+
+    def sample_coefficient_scales(self, n_features, noise_scale):
+        return (noise_scale * self.scale).unsqueeze(-1).expand(*noise_scale.shape, n_features)
 
     def __repr__(self):
         return (f"NormalInverseGamma(scale={self.scale}, noise_shape={self.noise_shape}, "
@@ -154,6 +171,7 @@ class Horseshoe(Prior):
     ``slab_scale=None`` gives the original horseshoe (no slab).
     """
 
+    scale_mixture = True
     name = "horseshoe"
 
     def __init__(self, global_scale: float = 0.1, slab_scale: float | None = 1.0,
@@ -165,7 +183,9 @@ class Horseshoe(Prior):
         self.slab_scale = None if slab_scale is None else float(slab_scale)
         self.slab_df = float(slab_df)
 
-    def sample_coefficients(self, n_features, noise_scale):
+    def sample_coefficient_scales(self, n_features, noise_scale):
+        """tau * lambda~_j, (..., B, d), registering ``global_scale`` (..., B),
+        ``local_scale`` (..., B, d) and, with a slab, ``slab_variance`` (..., B)."""
         one = noise_scale.new_ones(())
         batch = noise_scale.shape
         tau = pyro.sample("global_scale", dist.HalfCauchy(one * self.global_scale))
@@ -178,9 +198,14 @@ class Horseshoe(Prior):
                 one * self.slab_df / 2, one * self.slab_df * self.slab_scale**2 / 2))
             c2 = c2.unsqueeze(-1)
             lam2 = c2 * lam2 / (c2 + tau2 * lam2)
-        raw = pyro.sample("attribution_raw",
-                          dist.Normal(0 * one, one).expand(batch + (n_features,)).to_event(1))
-        return pyro.deterministic("attribution", raw * (tau2 * lam2).sqrt(), event_dim=1)
+        return (tau2 * lam2).sqrt()
+
+    def sample_coefficients(self, n_features, noise_scale):
+        scales = self.sample_coefficient_scales(n_features, noise_scale)
+        one = noise_scale.new_ones(())
+        raw = pyro.sample("attribution_raw", dist.Normal(0 * one, one).expand(
+            noise_scale.shape + (n_features,)).to_event(1))
+        return pyro.deterministic("attribution", raw * scales, event_dim=1)
 
     def __repr__(self):
         return (f"Horseshoe(global_scale={self.global_scale}, slab_scale={self.slab_scale}, "

@@ -20,6 +20,11 @@ from probex.explanation import Explanation
 from probex.inference import NormalInverseGammaPosterior, NUTSRunner, SVIRunner
 from probex.inference.draws import PosteriorDraws
 from probex.inference.idata import to_inference_data
+from probex.models.collapsed_surrogate import (
+    SufficientStatistics,
+    collapsed_linear_surrogate,
+    sample_coefficients_given_scales,
+)
 from probex.models.surrogate import (
     CenteredData,
     bayesian_linear_surrogate,
@@ -76,13 +81,17 @@ class SurrogateFit:
 
 
 def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior: Prior,
-                  inference, seed: int, num_draws: int = 1000, num_chains: int = 4
-                  ) -> SurrogateFit:
+                  inference, seed: int, num_draws: int = 1000, num_chains: int = 4,
+                  marginalize: bool = True) -> SurrogateFit:
     """Posterior of the surrogate for B instances: z (B, n, d), y and weights (B, n).
 
     ``inference`` is ``"exact"`` or a runner from :func:`resolve_inference`. Exact
     posteriors are sampled independently (``num_chains`` x ``num_draws``) so that every
-    path yields draws for ArviZ. Intercept draws are added from its conditional.
+    path yields draws for ArviZ. With ``marginalize`` and a scale-mixture prior (NIG,
+    horseshoe), the runner samples only the noise and coefficient scales from the
+    collapsed model (:mod:`probex.models.collapsed_surrogate`) and the coefficients are
+    drawn from their exact Gaussian conditional; otherwise it samples the joint model.
+    Intercept draws are added from its conditional.
     """
     data = center(z, y, weights)
     conjugate = conjugate_posterior(data, prior)
@@ -95,11 +104,25 @@ def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior
         }
         draws = PosteriorDraws({k: v.cpu().numpy() for k, v in posterior.items()}, "exact")
         closed = conjugate
+    elif marginalize and prior.scale_mixture:
+        stats = SufficientStatistics.of(data)
+        model = partial(collapsed_linear_surrogate, stats, prior)
+        draws = inference.run(model, init_values={
+            "noise_scale": (conjugate.rate / conjugate.shape).sqrt()})
+        device = data.design.device
+        scales = torch.as_tensor(draws.posterior["coefficient_scale"], device=device)
+        sigma = torch.as_tensor(draws.posterior["noise_scale"], device=device)
+        generator = torch.Generator().manual_seed(int(seed) + 2)
+        draws.posterior["attribution"] = sample_coefficients_given_scales(
+            stats, scales, sigma, generator).cpu().numpy()
+        draws.info["marginalized"] = True
+        closed = None
     else:
         model = partial(bayesian_linear_surrogate, data, prior)
         init = {"attribution": conjugate.mean,
                 "noise_scale": (conjugate.rate / conjugate.shape).sqrt()}
         draws = inference.run(model, init_values=init)
+        draws.info["marginalized"] = False
         closed = None
     generator = torch.Generator().manual_seed(int(seed) + 1)
     phi = torch.as_tensor(draws.posterior["attribution"], device=data.design.device)

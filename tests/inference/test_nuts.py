@@ -52,3 +52,42 @@ def test_runner_rejects_bad_settings():
         NUTSRunner(target_accept_prob=1.2)
     with pytest.raises(ValueError, match="num_samples and num_chains must be positive"):
         NUTSRunner(num_samples=0)
+
+
+def test_hessian_diagonal_is_exact_for_separable_potentials_and_unbiased_otherwise():
+    import torch
+
+    from probex.inference.nuts import hessian_diagonal
+
+    scales = torch.tensor([0.02, 1.0, 30.0], dtype=torch.float64)
+
+    def separable(p):
+        return 0.5 * ((p["a"] / scales) ** 2).sum() + p["b"].pow(4).sum()
+
+    params = {"a": torch.ones(3, dtype=torch.float64),
+              "b": torch.tensor([0.5], dtype=torch.float64)}
+    diag = hessian_diagonal(separable, params, probes=1,
+                            generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(diag["a"], 1 / scales**2)
+    torch.testing.assert_close(diag["b"], torch.tensor([12 * 0.25], dtype=torch.float64))
+
+    hessian = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+
+    def correlated(p):
+        return 0.5 * p["x"] @ hessian @ p["x"]
+
+    x = {"x": torch.zeros(2, dtype=torch.float64)}
+    n = 4000
+    estimate = hessian_diagonal(correlated, x, probes=n,
+                                generator=torch.Generator().manual_seed(1))
+    # each probe gives H_ii +- |H_ij|: standard error 0.5 / sqrt(n); 5 standard errors
+    assert torch.all((estimate["x"] - torch.diagonal(hessian)).abs() < 5 * 0.5 / n**0.5)
+
+
+def test_curvature_start_needs_fewer_warmup_gradients_than_identity(breast_cancer_surrogate):
+    model, _, init = breast_cancer_surrogate
+    counts = {}
+    for start in ("curvature", "identity"):
+        runner = NUTSRunner(num_samples=1, num_warmup=60, num_chains=1, init_mass=start, seed=0)
+        counts[start] = int(runner.run(model, init_values=init).info["warmup_gradients"][0])
+    assert counts["curvature"] < counts["identity"]
