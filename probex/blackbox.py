@@ -25,6 +25,8 @@ _OUTPUTS = ("probabilities", "logits", "values")
 _INPUT_TYPES = ("numpy", "torch")
 _PROBABILITY_TOL = 1e-6
 _ROW_SUM_TOL = 1e-3
+_DEVICE_BATCH = 4096
+_HOST_BATCH = 100_000
 
 
 class BlackBox:
@@ -38,7 +40,10 @@ class BlackBox:
         target: the output column explained by surrogate methods: a class index for
             classification, an output index for multi-output regression (ignored when the
             regression model has a single output).
-        batch_size: rows per model call; larger queries are split.
+        batch_size: rows per model call; larger queries are split. ``None`` (default):
+            4096 for torch modules and torch callables (bounded device memory) and
+            100,000 for scikit-learn estimators and numpy callables, whose per-call
+            overhead (a random forest: ~5 ms) would otherwise dominate.
         device: where torch inputs are placed; a torch module must already live there.
         feature_names: names of the d input features; taken from the estimator's
             ``feature_names_in_`` when omitted, else ``x0 .. x{d-1}``.
@@ -58,7 +63,7 @@ class BlackBox:
         model,
         task: str = "classification",
         target: int | None = 1,
-        batch_size: int = 4096,
+        batch_size: int | None = None,
         device: str | torch.device = "cpu",
         feature_names=None,
         n_features: int | None = None,
@@ -68,16 +73,21 @@ class BlackBox:
     ):
         check_choice("task", task, _TASKS)
         check_choice("input_type", input_type, _INPUT_TYPES)
-        if int(batch_size) < 1:
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.model = model
         self.task = task
-        self.batch_size = int(batch_size)
         self.device = resolve_device(device)
         self.input_type = input_type
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.n_queries = 0
         self.kind = _model_kind(model, task)
+        if batch_size is None:
+            on_device = self.kind == "torch" or (self.kind == "callable"
+                                                 and input_type == "torch")
+            batch_size = _DEVICE_BATCH if on_device else _HOST_BATCH
+        self.batch_size = int(batch_size)
         if output is None:
             output = "values" if task == "regression" else (
                 "logits" if self.kind == "torch" else "probabilities")

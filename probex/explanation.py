@@ -48,12 +48,59 @@ class Explanation:
 
     Attributes are numpy arrays over features, shape (d,) for one instance and (n, d)
     for a batch; index a batch (``e[i]``) to get one instance's explanation.
+
+    An explanation is built from an ``arviz.InferenceData`` (``Explanation(idata)``), or,
+    for closed-form posteriors, from their exact marginals with the InferenceData built
+    only when first asked for (:meth:`deferred`): the numbers (``mean``, ``sd``, ``hdi``,
+    ``summary``) never need draws, so explaining costs little more than the black-box
+    queries, and ``idata``, ``plot()`` and ``to_netcdf()`` still see the whole posterior.
     """
 
     def __init__(self, idata: az.InferenceData):
         if "posterior" not in idata.groups() or _VAR not in idata.posterior:
             raise ValueError(f"an Explanation needs a posterior group with variable {_VAR!r}")
-        self.idata = idata
+        self._idata = idata
+        self._build = None
+        attribution = idata.posterior[_VAR]
+        self._attrs = dict(idata.posterior.attrs)
+        self._feature_names = [str(f) for f in attribution.coords["feature"].values]
+        self._n_instances = (attribution.sizes["instance"] if "instance" in attribution.dims
+                             else None)
+        groups = idata.groups()
+        self._closed = idata.closed_form if "closed_form" in groups else None
+        self._trace = idata.design_trace if "design_trace" in groups else None
+
+    @classmethod
+    def deferred(cls, closed_form, attrs: dict, build, trace=None) -> Explanation:
+        """An explanation whose InferenceData is built by ``build()`` on first use.
+
+        Args:
+            closed_form: ``xarray.Dataset`` of exact marginals with ``loc`` and ``sd``
+                (dims ``[instance,] feature``), plus ``df`` and ``scale`` for Student-t
+                marginals or the attribute ``distribution="normal"``.
+            attrs: the metadata the built posterior group will carry.
+            build: a callable returning the full ``InferenceData``, which must include
+                ``closed_form`` (and ``trace`` as group ``design_trace``).
+            trace: an ``xarray.Dataset`` over ``round`` for adaptive designs, or None.
+        """
+        self = cls.__new__(cls)
+        self._idata = None
+        self._build = build
+        self._attrs = dict(attrs)
+        self._feature_names = [str(f) for f in closed_form.coords["feature"].values]
+        self._n_instances = (closed_form.sizes["instance"] if "instance" in closed_form.dims
+                             else None)
+        self._closed = closed_form
+        self._trace = trace
+        return self
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The whole posterior as ``arviz.InferenceData`` (built on first access)."""
+        if self._idata is None:
+            self._idata = self._build()
+            self._build = None
+        return self._idata
 
     @classmethod
     def from_draws(cls, attribution, feature_names, *, method: str, inference: str,
@@ -120,43 +167,41 @@ class Explanation:
     @property
     def attrs(self) -> dict:
         """Metadata: method, inference, n_queries, target, prior, kernel, ..."""
-        return dict(self.idata.posterior.attrs)
+        return dict(self._attrs)
 
     @property
     def method(self) -> str:
-        return str(self.attrs.get("method", "unknown"))
+        return str(self._attrs.get("method", "unknown"))
 
     @property
     def inference(self) -> str:
-        return str(self.attrs.get("inference", "unknown"))
+        return str(self._attrs.get("inference", "unknown"))
 
     @property
     def n_queries(self) -> int:
         """Rows sent to the black box to produce this explanation."""
-        return int(self.attrs.get("n_queries", 0))
+        return int(self._attrs.get("n_queries", 0))
 
     @property
     def feature_names(self) -> list[str]:
-        return [str(f) for f in self._attribution.coords["feature"].values]
+        return list(self._feature_names)
 
     @property
     def is_batch(self) -> bool:
-        return "instance" in self._attribution.dims
+        return self._n_instances is not None
 
     @property
     def is_exact(self) -> bool:
         """Whether mean and sd come from closed-form marginals (group ``closed_form``)."""
-        return "closed_form" in self.idata.groups()
+        return self._closed is not None
 
     @property
     def trace(self) -> pd.DataFrame | None:
         """Per-round design trace of adaptive methods (EAGLE, focused sampling), else None."""
-        if "design_trace" not in self.idata.groups():
-            return None
-        return self.idata.design_trace.to_dataframe()
+        return None if self._trace is None else self._trace.to_dataframe()
 
     def __len__(self) -> int:
-        return self._attribution.sizes["instance"] if self.is_batch else 1
+        return self._n_instances if self.is_batch else 1
 
     def __getitem__(self, index: int) -> Explanation:
         if not self.is_batch:
@@ -164,21 +209,25 @@ class Explanation:
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"instance {index} out of range for {n} instances")
-        return Explanation(self.idata.isel(instance=index % n))
+        index = index % n
+        if self._idata is None:
+            return Explanation.deferred(self._closed.isel(instance=index), self._attrs,
+                                        lambda: self.idata.isel(instance=index), self._trace)
+        return Explanation(self.idata.isel(instance=index))
 
     # ------------------------------------------------------------------ numbers
     @property
     def mean(self) -> np.ndarray:
         """Posterior mean attribution, (d,) or (n, d)."""
         if self.is_exact:
-            return self.idata.closed_form["loc"].values.copy()
+            return self._closed["loc"].values.copy()
         return self._attribution.mean(("chain", "draw")).values
 
     @property
     def sd(self) -> np.ndarray:
         """Posterior standard deviation of each attribution, (d,) or (n, d)."""
         if self.is_exact:
-            return self.idata.closed_form["sd"].values.copy()
+            return self._closed["sd"].values.copy()
         return self._attribution.std(("chain", "draw"), ddof=1).values
 
     def hdi(self, prob: float = 0.95) -> np.ndarray:
@@ -191,13 +240,12 @@ class Explanation:
         """
         if not 0 < prob < 1:
             raise ValueError(f"prob must be in (0, 1), got {prob}")
-        if self.is_exact and "df" in self.idata.closed_form:
-            cf = self.idata.closed_form
+        cf = self._closed
+        if cf is not None and "df" in cf:
             half = stats.t.ppf(0.5 + prob / 2, cf["df"].values)[..., None] * cf["scale"].values
             loc = cf["loc"].values
             return np.stack([loc - half, loc + half], axis=-1)
-        if self.is_exact and self.idata.closed_form.attrs.get("distribution") == "normal":
-            cf = self.idata.closed_form
+        if cf is not None and cf.attrs.get("distribution") == "normal":
             half = stats.norm.ppf(0.5 + prob / 2) * cf["sd"].values
             return np.stack([cf["loc"].values - half, cf["loc"].values + half], axis=-1)
         with warnings.catch_warnings():
@@ -208,14 +256,24 @@ class Explanation:
 
     def summary(self, prob: float = 0.95) -> pd.DataFrame:
         """Table indexed by feature (and instance for batches): mean, sd, HDI bounds and,
-        from ArviZ, MCSE, bulk/tail ESS and r_hat of the draws."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            table = az.summary(self.idata, var_names=[_VAR], hdi_prob=prob, round_to="none")
-        low, high = table.columns[2], table.columns[3]  # "hdi_2.5%", "hdi_97.5%"
+        for sampled posteriors (SVI, NUTS), ArviZ's MCSE, bulk/tail ESS and r_hat.
+
+        Closed-form explanations report their exact marginals only: diagnostics of the
+        iid draws kept for plotting would say nothing about the inference.
+        """
         interval = self.hdi(prob).reshape(-1, 2)
-        table["mean"], table["sd"] = self.mean.reshape(-1), self.sd.reshape(-1)
-        table[low], table[high] = interval[:, 0], interval[:, 1]
+        low, high = f"hdi_{100 * (1 - prob) / 2:g}%", f"hdi_{100 * (1 + prob) / 2:g}%"
+        if self.is_exact:
+            table = pd.DataFrame({"mean": self.mean.reshape(-1), "sd": self.sd.reshape(-1),
+                                  low: interval[:, 0], high: interval[:, 1]})
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = az.summary(self.idata, var_names=[_VAR], hdi_prob=prob,
+                                   round_to="none")
+            table = table.rename(columns=dict(zip(table.columns[2:4], (low, high),
+                                                  strict=True)))
+            table[low], table[high] = interval[:, 0], interval[:, 1]
         if self.is_batch:
             table.index = pd.MultiIndex.from_product(
                 [range(len(self)), self.feature_names], names=["instance", "feature"])

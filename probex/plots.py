@@ -45,10 +45,12 @@ def forest(explanation, prob: float = 0.95, max_features: int | None = 30,
         explanation.idata, var_names=["attribution"], coords={"feature": chosen},
         combined=True, hdi_prob=prob, r_hat=diagnostics, ess=diagnostics,
         labeller=az.labels.NoVarLabeller(), ax=None if diagnostics else ax,
-        figsize=(9, 0.3 * len(chosen) + 1.4) if diagnostics else None,
+        figsize=(9, 0.3 * len(chosen) + 1.4) if diagnostics else None, textsize=9,
     )
     main = np.ravel(axes)[0]
     main.axvline(0.0, color="0.5", lw=0.8, ls=":")
+    main.set_xlabel(f"attribution (posterior mean, 50% and {100 * prob:g}% HDI)",
+                    fontsize=9)
     main.set_title(f"{explanation.method} ({explanation.inference}): {100 * prob:g}% HDI, "
                    f"{explanation.n_queries} queries", fontsize="medium")
     if path is not None:

@@ -7,7 +7,6 @@ inference choice together, and builds the :class:`~probex.explanation.Explanatio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -19,14 +18,14 @@ from probex._checks import check_choice
 from probex.explanation import Explanation
 from probex.inference import NormalInverseGammaPosterior, NUTSRunner, SVIRunner
 from probex.inference.draws import PosteriorDraws
-from probex.inference.idata import to_inference_data
+from probex.inference.idata import netcdf_attrs, to_inference_data
 from probex.models.collapsed_surrogate import (
-    SufficientStatistics,
     collapsed_linear_surrogate,
     sample_coefficients_given_scales,
 )
 from probex.models.surrogate import (
     CenteredData,
+    SufficientStatistics,
     bayesian_linear_surrogate,
     center,
     sample_intercept,
@@ -71,13 +70,51 @@ def conjugate_posterior(data: CenteredData, prior: Prior) -> NormalInverseGammaP
     return start.update(data.design, data.response, data.weights, n_marginalized=1)
 
 
-@dataclass
 class SurrogateFit:
-    """Draws, the centred data, and the closed form when the posterior is exact."""
+    """The centred data, the closed form when the posterior is exact, and draws.
 
-    draws: PosteriorDraws
-    data: CenteredData
-    closed_form: NormalInverseGammaPosterior | None
+    Draws of an exact posterior are made only when first asked for (``draws``): the
+    closed form answers every number, and draws serve plots and ArviZ.
+    """
+
+    def __init__(self, data: CenteredData, closed_form: NormalInverseGammaPosterior | None,
+                 draws: PosteriorDraws | None = None, make_draws=None,
+                 marginalized: bool = False):
+        if (draws is None) == (make_draws is None):
+            raise ValueError("give either draws or a function that makes them")
+        self.data = data
+        self.closed_form = closed_form
+        self.marginalized = bool(marginalized)  # coefficients integrated out by the sampler
+        self._draws = draws
+        self._make_draws = make_draws
+
+    @property
+    def draws(self) -> PosteriorDraws:
+        if self._draws is None:
+            self._draws = self._make_draws()
+            self._make_draws = None
+        return self._draws
+
+
+def _exact_draws(data: CenteredData, conjugate: NormalInverseGammaPosterior, seed: int,
+                 num_draws: int, num_chains: int) -> PosteriorDraws:
+    """iid draws of (phi, sigma) from the conjugate posterior, and the intercept."""
+    noise_scale, attribution = conjugate.sample(num_chains * num_draws, seed=seed)
+    shape = (num_chains, num_draws)
+    posterior = {
+        "attribution": attribution.reshape(*shape, *attribution.shape[1:]),
+        "noise_scale": noise_scale.reshape(*shape, *noise_scale.shape[1:]),
+    }
+    draws = PosteriorDraws({k: v.cpu().numpy() for k, v in posterior.items()}, "exact")
+    _add_intercept(draws, data, seed)
+    return draws
+
+
+def _add_intercept(draws: PosteriorDraws, data: CenteredData, seed: int) -> None:
+    generator = torch.Generator().manual_seed(int(seed) + 1)
+    phi = torch.as_tensor(draws.posterior["attribution"], device=data.design.device)
+    sigma = torch.as_tensor(draws.posterior["noise_scale"], device=data.design.device)
+    draws.posterior["intercept"] = sample_intercept(data, phi, sigma, generator).cpu().numpy()
 
 
 def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior: Prior,
@@ -86,26 +123,20 @@ def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior
     """Posterior of the surrogate for B instances: z (B, n, d), y and weights (B, n).
 
     ``inference`` is ``"exact"`` or a runner from :func:`resolve_inference`. Exact
-    posteriors are sampled independently (``num_chains`` x ``num_draws``) so that every
-    path yields draws for ArviZ. With ``marginalize`` and a scale-mixture prior (NIG,
-    horseshoe), the runner samples only the noise and coefficient scales from the
-    collapsed model (:mod:`probex.models.collapsed_surrogate`) and the coefficients are
-    drawn from their exact Gaussian conditional; otherwise it samples the joint model.
-    Intercept draws are added from its conditional.
+    posteriors are sampled independently (``num_chains`` x ``num_draws``, on first use)
+    so that every path yields draws for ArviZ. With ``marginalize`` and a scale-mixture
+    prior (NIG, horseshoe), the runner samples only the noise and coefficient scales from
+    the collapsed model (:mod:`probex.models.collapsed_surrogate`) and the coefficients
+    are drawn from their exact Gaussian conditional; otherwise it samples the joint
+    model. Intercept draws are added from its conditional.
     """
     data = center(z, y, weights)
     conjugate = conjugate_posterior(data, prior)
     if inference == "exact":
-        noise_scale, attribution = conjugate.sample(num_chains * num_draws, seed=seed)
-        shape = (num_chains, num_draws)
-        posterior = {
-            "attribution": attribution.reshape(*shape, *attribution.shape[1:]),
-            "noise_scale": noise_scale.reshape(*shape, *noise_scale.shape[1:]),
-        }
-        draws = PosteriorDraws({k: v.cpu().numpy() for k, v in posterior.items()}, "exact")
-        closed = conjugate
-    elif marginalize and prior.scale_mixture:
-        stats = SufficientStatistics.of(data)
+        return SurrogateFit(data, conjugate, make_draws=partial(
+            _exact_draws, data, conjugate, seed, num_draws, num_chains))
+    stats = SufficientStatistics.of(data)
+    if marginalize and prior.scale_mixture:
         model = partial(collapsed_linear_surrogate, stats, prior)
         draws = inference.run(model, init_values={
             "noise_scale": (conjugate.rate / conjugate.shape).sqrt()})
@@ -115,20 +146,15 @@ def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior
         generator = torch.Generator().manual_seed(int(seed) + 2)
         draws.posterior["attribution"] = sample_coefficients_given_scales(
             stats, scales, sigma, generator).cpu().numpy()
-        draws.info["marginalized"] = True
-        closed = None
+        marginalized = True
     else:
-        model = partial(bayesian_linear_surrogate, data, prior)
+        model = partial(bayesian_linear_surrogate, stats, prior)
         init = {"attribution": conjugate.mean,
                 "noise_scale": (conjugate.rate / conjugate.shape).sqrt()}
         draws = inference.run(model, init_values=init)
-        draws.info["marginalized"] = False
-        closed = None
-    generator = torch.Generator().manual_seed(int(seed) + 1)
-    phi = torch.as_tensor(draws.posterior["attribution"], device=data.design.device)
-    sigma = torch.as_tensor(draws.posterior["noise_scale"], device=data.design.device)
-    draws.posterior["intercept"] = sample_intercept(data, phi, sigma, generator).cpu().numpy()
-    return SurrogateFit(draws=draws, data=data, closed_form=closed)
+        marginalized = False
+    _add_intercept(draws, data, seed)
+    return SurrogateFit(data, None, draws=draws, marginalized=marginalized)
 
 
 def _dims(posterior: dict, n_instances: int, n_features: int) -> dict:
@@ -152,6 +178,50 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
     ``perturbations`` / ``y`` / ``x`` / ``prediction`` carry a leading instance axis (B);
     with ``single=True`` (B = 1) that axis is dropped everywhere.
     """
+    n_instances = fit.data.n_instances
+    feature_names = list(feature_names)
+    meta = netcdf_attrs({"inference": "exact" if fit.closed_form is not None
+                         else fit.draws.method, "probex_version": __version__,
+                         "n_instances": n_instances, **attrs})
+    trace_data = None if trace is None else xr.Dataset(
+        {k: ("round", np.asarray(v)) for k, v in trace.items()},
+        coords={"round": np.arange(len(next(iter(trace.values()))))})
+    closed = None if fit.closed_form is None else _closed_form_dataset(
+        fit.closed_form, feature_names, n_instances)
+
+    def build():
+        idata = _inference_data(fit, perturbations, y, x, prediction, feature_names, meta)
+        if closed is not None:
+            idata.add_groups({"closed_form": closed})
+        if trace_data is not None:
+            idata.add_groups({"design_trace": trace_data})
+        return idata.isel(instance=0) if single else idata
+
+    if closed is None:
+        return Explanation(build())
+    view = closed.isel(instance=0) if single else closed
+    return Explanation.deferred(view, meta, build, trace_data)
+
+
+def _closed_form_dataset(cf: NormalInverseGammaPosterior, feature_names: list[str],
+                         n_instances: int) -> xr.Dataset:
+    """Student-t marginals of a normal-inverse-gamma posterior, over (instance, feature)."""
+    feature_dims = ("instance", "feature")
+    return xr.Dataset(
+        {"loc": (feature_dims, cf.mean.cpu().numpy()),
+         "scale": (feature_dims, cf.marginal_scale.cpu().numpy()),
+         "sd": (feature_dims, cf.marginal_sd.cpu().numpy()),
+         "df": (("instance",), cf.df.cpu().numpy()),
+         "noise_variance_mean": (("instance",), cf.noise_variance_mean.cpu().numpy())},
+        coords={"feature": feature_names, "instance": np.arange(n_instances)},
+        attrs={"distribution": "multivariate Student-t marginal of a normal-inverse-gamma"},
+    )
+
+
+def _inference_data(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,
+                    x: torch.Tensor, prediction: torch.Tensor, feature_names: list[str],
+                    meta: dict):
+    """Posterior draws, sampler statistics, observed and constant data, via az.from_dict."""
     draws = fit.draws
     n_instances, n_features = fit.data.n_instances, fit.data.n_features
     dims = _dims(draws.posterior, n_instances, n_features)
@@ -159,10 +229,9 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
                  "z": ["instance", "perturbation", "feature"],
                  "weights": ["instance", "perturbation"], "levels": ["instance", "perturbation"],
                  "x": ["instance", "feature"], "prediction": ["instance"]})
-    coords = {"feature": list(feature_names), "instance": np.arange(n_instances),
+    coords = {"feature": feature_names, "instance": np.arange(n_instances),
               "perturbation": np.arange(perturbations.z.shape[-2])}
-    meta = {"probex_version": __version__, "n_instances": n_instances, **attrs}
-    idata = to_inference_data(
+    return to_inference_data(
         draws,
         observed_data={"response": y.cpu().numpy()},
         constant_data={"z": perturbations.z.cpu().numpy(),
@@ -171,23 +240,3 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
                        "x": x.cpu().numpy(), "prediction": prediction.cpu().numpy()},
         coords=coords, dims=dims, attrs=meta,
     )
-    if fit.closed_form is not None:
-        cf = fit.closed_form
-        feature_dims = ("instance", "feature")
-        closed = xr.Dataset(
-            {"loc": (feature_dims, cf.mean.cpu().numpy()),
-             "scale": (feature_dims, cf.marginal_scale.cpu().numpy()),
-             "sd": (feature_dims, cf.marginal_sd.cpu().numpy()),
-             "df": (("instance",), cf.df.cpu().numpy()),
-             "noise_variance_mean": (("instance",), cf.noise_variance_mean.cpu().numpy())},
-            coords={"feature": list(feature_names), "instance": np.arange(n_instances)},
-            attrs={"distribution": "multivariate Student-t marginal of a normal-inverse-gamma"},
-        )
-        idata.add_groups({"closed_form": closed})
-    if trace is not None:
-        idata.add_groups({"design_trace": xr.Dataset(
-            {k: ("round", np.asarray(v)) for k, v in trace.items()},
-            coords={"round": np.arange(len(next(iter(trace.values()))))})})
-    if single:
-        idata = idata.isel(instance=0)
-    return Explanation(idata)

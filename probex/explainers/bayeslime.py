@@ -121,7 +121,7 @@ class BayesLIME:
                             self.prior, self.inference, self.seed, self.num_draws,
                             self.num_chains, self.marginalize)
         attrs = {"method": self.method, "kernel": self.kernel,
-                 "marginalized": bool(fit.draws.info.get("marginalized", False)),
+                 "marginalized": fit.marginalized,
                  "perturbation": type(self.perturbation).__name__, "prior": repr(self.prior),
                  "seed": self.seed, "target": -1 if self.bb.target is None else self.bb.target,
                  "n_queries": self.bb.n_queries - queries_before}

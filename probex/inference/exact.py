@@ -135,7 +135,8 @@ class NormalInverseGammaPosterior:
         chol = torch.linalg.cholesky(self.precision)
         eps = torch.randn((*shape, self.mean.shape[-1]), generator=generator,
                           dtype=self.mean.dtype).to(self.mean.device)
-        # solve L^T u = e  =>  u ~ N(0, Lambda^{-1})
-        u = torch.linalg.solve_triangular(chol.transpose(-1, -2), eps.unsqueeze(-1),
-                                          upper=True).squeeze(-1)
+        # solve L^T u = e  =>  u ~ N(0, Lambda^{-1}); one solve with the draws as columns
+        columns = eps.movedim(0, -1)  # (..., p, num_draws)
+        u = torch.linalg.solve_triangular(chol.transpose(-1, -2), columns,
+                                          upper=True).movedim(-1, 0)
         return noise_scale, self.mean + noise_scale.unsqueeze(-1) * u

@@ -12,7 +12,7 @@ import numpy as np
 
 from probex.inference.draws import PosteriorDraws
 
-__all__ = ["to_inference_data"]
+__all__ = ["to_inference_data", "netcdf_attrs"]
 
 
 def to_inference_data(draws: PosteriorDraws, *, observed_data: dict | None = None,
@@ -24,8 +24,7 @@ def to_inference_data(draws: PosteriorDraws, *, observed_data: dict | None = Non
     ``{"attribution": ["feature"]}``); ``attrs`` are stored on every group (booleans as
     0/1, ``None`` as ``"none"``, anything else not numeric as its string).
     """
-    attrs = {key: _netcdf_attr(value) for key, value in
-             {"inference": draws.method, **(attrs or {})}.items()}
+    attrs = netcdf_attrs({"inference": draws.method, **(attrs or {})})
     idata = az.from_dict(
         posterior={k: np.asarray(v) for k, v in draws.posterior.items()},
         sample_stats={k: np.asarray(v) for k, v in draws.sample_stats.items()} or None,
@@ -37,6 +36,11 @@ def to_inference_data(draws: PosteriorDraws, *, observed_data: dict | None = Non
     for group in idata.groups():  # from_dict (ArviZ 0.23) does not apply attrs itself
         idata[group].attrs.update(attrs)
     return idata
+
+
+def netcdf_attrs(attrs: dict) -> dict:
+    """Metadata as netCDF can store it (see :func:`_netcdf_attr`)."""
+    return {key: _netcdf_attr(value) for key, value in attrs.items()}
 
 
 def _netcdf_attr(value):

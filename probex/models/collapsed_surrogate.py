@@ -8,8 +8,9 @@ conditional is the same posterior as sampling the joint, but without the funnel 
 phi and the scales that makes NUTS on a horseshoe crawl (step sizes of 0.02 and 250
 leapfrog steps per draw on the demo instance, against a handful here).
 
-With the weighted-centred data of :mod:`probex.models.surrogate` summarised by
-G = Z^T W Z (d, d), h = Z^T W y (d,), q = y^T W y and S = diag(s), the centred likelihood
+With the weighted-centred data of :mod:`probex.models.surrogate` summarised by its
+:class:`~probex.models.surrogate.SufficientStatistics` G = Z^T W Z (d, d), h = Z^T W y
+(d,), q = y^T W y, and S = diag(s), the centred likelihood
 prod_i N(y_i | z_i^T phi, sigma^2 / w_i) integrated against N(phi | 0, S^2) is
 
     log p(y | s, sigma) = -n/2 log(2 pi sigma^2) + 1/2 sum_i log w_i - q / (2 sigma^2)
@@ -27,56 +28,15 @@ Shapes: B instances; latent ``noise_scale`` (..., B) and ``coefficient_scale``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pyro
 import torch
 
-from probex.models.surrogate import CenteredData
+from probex.models.surrogate import SufficientStatistics, intercept_log_factor
 from probex.priors import Prior
 
-__all__ = ["SufficientStatistics", "collapsed_linear_surrogate", "sample_coefficients_given_scales"]
-
-
-@dataclass(frozen=True)
-class SufficientStatistics:
-    """What the Gaussian likelihood of the centred data depends on, per instance.
-
-    Attributes:
-        gram: Z^T W Z, (B, d, d).
-        cross: Z^T W y, (B, d).
-        sum_squares: y^T W y, (B,).
-        sum_log_weights: sum_i log w_i, (B,).
-        weight_sum: W = sum_i w_i, (B,).
-        n_observations: n, rows per instance.
-    """
-
-    gram: torch.Tensor
-    cross: torch.Tensor
-    sum_squares: torch.Tensor
-    sum_log_weights: torch.Tensor
-    weight_sum: torch.Tensor
-    n_observations: int
-
-    @classmethod
-    def of(cls, data: CenteredData) -> SufficientStatistics:
-        weighted = data.design * data.weights.unsqueeze(-1)
-        return cls(
-            gram=data.design.transpose(-1, -2) @ weighted,
-            cross=(weighted * data.response.unsqueeze(-1)).sum(-2),
-            sum_squares=(data.weights * data.response.pow(2)).sum(-1),
-            sum_log_weights=data.weights.log().sum(-1),
-            weight_sum=data.weight_sum,
-            n_observations=data.n_observations,
-        )
-
-    @property
-    def n_instances(self) -> int:
-        return self.gram.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.gram.shape[-1]
+__all__ = ["collapsed_linear_surrogate", "collapsed_log_likelihood",
+           "sample_coefficients_given_scales", "conditional_moments"]
 
 
 def _conditional_factor(stats: SufficientStatistics, scales: torch.Tensor,
@@ -117,10 +77,8 @@ def collapsed_linear_surrogate(stats: SufficientStatistics, prior: Prior) -> tor
         noise_scale = pyro.sample("noise_scale", prior.noise_distribution(like=stats.cross))
         scales = prior.sample_coefficient_scales(stats.n_features, noise_scale)
         scales = pyro.deterministic("coefficient_scale", scales, event_dim=1)
-        intercept = 0.5 * (math.log(2 * math.pi) + 2 * noise_scale.log()
-                           - stats.weight_sum.log())
-        pyro.factor("marginal_likelihood",
-                    collapsed_log_likelihood(stats, scales, noise_scale) + intercept)
+        pyro.factor("marginal_likelihood", collapsed_log_likelihood(stats, scales, noise_scale)
+                    + intercept_log_factor(stats, noise_scale))
     return scales
 
 

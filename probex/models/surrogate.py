@@ -15,6 +15,15 @@ which the model adds as a factor. Posterior draws of b are recovered afterwards 
 b | phi, sigma, y ~ Normal(y_bar - phi^T z_bar, sigma^2 / W) by :func:`sample_intercept`.
 Centring also decorrelates intercept and slopes, which helps NUTS and SVI.
 
+The model evaluates the Gaussian likelihood of the n centred rows,
+sum_i log N(y_i | phi^T z_i, sigma^2 / pi_i), from its sufficient statistics
+(:class:`SufficientStatistics`: G = Z^T W Z, h = Z^T W y, q = y^T W y), as
+
+    -n/2 log(2 pi sigma^2) + 1/2 sum_i log pi_i - (q - 2 phi^T h + phi^T G phi) / (2 sigma^2),
+
+so a gradient costs O(B d^2) rather than O(B n d): with thousands of perturbations and
+many instances in one NUTS run, this is most of the sampler's time.
+
 Shapes: ``design`` (B, n, d), ``response`` and ``weights`` (B, n); latent sites have
 batch shape (B,) inside the ``"instances"`` plate (dim -1): ``noise_scale`` (B,),
 ``attribution`` (B, d), so Predictive can add a leading draws dimension.
@@ -26,12 +35,12 @@ import math
 from dataclasses import dataclass
 
 import pyro
-import pyro.distributions as dist
 import torch
 
 from probex.priors import Prior
 
-__all__ = ["CenteredData", "center", "bayesian_linear_surrogate", "sample_intercept"]
+__all__ = ["CenteredData", "SufficientStatistics", "center", "bayesian_linear_surrogate",
+           "gaussian_log_likelihood", "sample_intercept"]
 
 
 @dataclass(frozen=True)
@@ -93,24 +102,80 @@ def center(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> CenteredD
     )
 
 
-def bayesian_linear_surrogate(data: CenteredData, prior: Prior) -> torch.Tensor:
+@dataclass(frozen=True)
+class SufficientStatistics:
+    """What the Gaussian likelihood of the centred data depends on, per instance.
+
+    Attributes:
+        gram: Z^T W Z, (B, d, d).
+        cross: Z^T W y, (B, d).
+        sum_squares: y^T W y, (B,).
+        sum_log_weights: sum_i log w_i, (B,).
+        weight_sum: W = sum_i w_i, (B,).
+        n_observations: n, rows per instance.
+    """
+
+    gram: torch.Tensor
+    cross: torch.Tensor
+    sum_squares: torch.Tensor
+    sum_log_weights: torch.Tensor
+    weight_sum: torch.Tensor
+    n_observations: int
+
+    @classmethod
+    def of(cls, data: CenteredData) -> SufficientStatistics:
+        weighted = data.design * data.weights.unsqueeze(-1)
+        return cls(
+            gram=data.design.transpose(-1, -2) @ weighted,
+            cross=(weighted * data.response.unsqueeze(-1)).sum(-2),
+            sum_squares=(data.weights * data.response.pow(2)).sum(-1),
+            sum_log_weights=data.weights.log().sum(-1),
+            weight_sum=data.weight_sum,
+            n_observations=data.n_observations,
+        )
+
+    @property
+    def n_instances(self) -> int:
+        return self.gram.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.gram.shape[-1]
+
+
+def gaussian_log_likelihood(stats: SufficientStatistics, attribution: torch.Tensor,
+                            noise_scale: torch.Tensor) -> torch.Tensor:
+    """sum_i log N(y_i | phi^T z_i, sigma^2 / w_i) of the centred rows, (..., B).
+
+    ``attribution`` (..., B, d) and ``noise_scale`` (..., B).
+    """
+    quadratic = (attribution.unsqueeze(-2) @ stats.gram @ attribution.unsqueeze(-1))
+    residual = (stats.sum_squares - 2 * (attribution * stats.cross).sum(-1)
+                + quadratic.squeeze(-1).squeeze(-1)).clamp_min(0.0)
+    n = stats.n_observations
+    return (-0.5 * n * (math.log(2 * math.pi) + 2 * noise_scale.log())
+            + 0.5 * stats.sum_log_weights - 0.5 * residual / noise_scale.pow(2))
+
+
+def intercept_log_factor(stats: SufficientStatistics, noise_scale: torch.Tensor) -> torch.Tensor:
+    """log (2 pi sigma^2 / W)^(1/2): what integrating the flat-prior intercept adds, (..., B)."""
+    return 0.5 * (math.log(2 * math.pi) + 2 * noise_scale.log() - stats.weight_sum.log())
+
+
+def bayesian_linear_surrogate(stats: SufficientStatistics, prior: Prior) -> torch.Tensor:
     """Pyro model of the weighted linear surrogate with the intercept integrated out.
 
     Sites: ``noise_scale`` (B,), the prior's coefficient sites with ``attribution``
-    (B, d), the factor ``intercept_marginal`` and the observed ``response`` (B, n).
-    Returns the attribution tensor.
+    (B, d), and the factors ``likelihood`` (the centred rows, module docstring) and
+    ``intercept_marginal`` (B,). Returns the attribution tensor.
     """
-    n_features = data.n_features
-    with pyro.plate("instances", data.n_instances, dim=-1):
-        noise_scale = pyro.sample("noise_scale", prior.noise_distribution(like=data.response))
-        attribution = prior.sample_coefficients(n_features, noise_scale)
-        mean = torch.matmul(data.design, attribution.unsqueeze(-1)).squeeze(-1)
-        scale = noise_scale.unsqueeze(-1) / data.weights.sqrt()
-        pyro.factor(
-            "intercept_marginal",
-            0.5 * (math.log(2 * math.pi) + 2 * noise_scale.log() - data.weight_sum.log()),
-        )
-        pyro.sample("response", dist.Normal(mean, scale).to_event(1), obs=data.response)
+    if not isinstance(stats, SufficientStatistics):
+        raise TypeError("bayesian_linear_surrogate takes SufficientStatistics.of(center(...))")
+    with pyro.plate("instances", stats.n_instances, dim=-1):
+        noise_scale = pyro.sample("noise_scale", prior.noise_distribution(like=stats.cross))
+        attribution = prior.sample_coefficients(stats.n_features, noise_scale)
+        pyro.factor("likelihood", gaussian_log_likelihood(stats, attribution, noise_scale))
+        pyro.factor("intercept_marginal", intercept_log_factor(stats, noise_scale))
     return attribution
 
 

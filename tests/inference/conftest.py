@@ -8,7 +8,7 @@ import torch
 
 import probex as px
 from probex.explainers._surrogate import conjugate_posterior
-from probex.models.surrogate import bayesian_linear_surrogate, center
+from probex.models.surrogate import SufficientStatistics, bayesian_linear_surrogate, center
 
 
 @pytest.fixture(scope="session")
@@ -23,4 +23,5 @@ def breast_cancer_surrogate(demo_model):
     prior = px.priors.NormalInverseGamma()
     exact = conjugate_posterior(centred, prior)
     init = {"attribution": exact.mean, "noise_scale": (exact.rate / exact.shape).sqrt()}
-    return partial(bayesian_linear_surrogate, centred, prior), exact, init
+    model = partial(bayesian_linear_surrogate, SufficientStatistics.of(centred), prior)
+    return model, exact, init

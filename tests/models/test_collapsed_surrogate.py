@@ -8,13 +8,12 @@ from pyro import poutine
 from scipy import stats
 
 from probex.models.collapsed_surrogate import (
-    SufficientStatistics,
     collapsed_linear_surrogate,
     collapsed_log_likelihood,
     conditional_moments,
     sample_coefficients_given_scales,
 )
-from probex.models.surrogate import bayesian_linear_surrogate, center
+from probex.models.surrogate import SufficientStatistics, bayesian_linear_surrogate, center
 from probex.priors import Horseshoe, Laplace, NormalInverseGamma
 
 
@@ -80,7 +79,7 @@ def test_collapsed_model_equals_joint_model_with_coefficients_integrated():
     for phi in (mean, mean + 0.1, torch.zeros_like(mean)):
         joint = poutine.trace(poutine.condition(
             bayesian_linear_surrogate, {"noise_scale": sigma, "attribution": phi})).get_trace(
-            data, prior)
+            stats_, prior)
         conditional = stats.multivariate_normal.logpdf(phi[0].numpy(), mean[0].numpy(),
                                                        cov[0].numpy())
         assert float(collapsed.log_prob_sum()) == pytest.approx(

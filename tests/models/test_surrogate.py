@@ -7,7 +7,13 @@ import torch
 from pyro import poutine
 from scipy import integrate, stats
 
-from probex.models.surrogate import bayesian_linear_surrogate, center, sample_intercept
+from probex.models.surrogate import (
+    SufficientStatistics,
+    bayesian_linear_surrogate,
+    center,
+    gaussian_log_likelihood,
+    sample_intercept,
+)
 from probex.priors import NormalInverseGamma
 
 
@@ -36,9 +42,10 @@ def test_model_log_density_equals_intercept_integrated_numerically():
     sigma = torch.tensor([0.35], dtype=torch.float64)
     conditioned = poutine.condition(bayesian_linear_surrogate,
                                     {"attribution": phi, "noise_scale": sigma})
-    trace = poutine.trace(conditioned).get_trace(data, NormalInverseGamma())
+    trace = poutine.trace(conditioned).get_trace(SufficientStatistics.of(data),
+                                                 NormalInverseGamma())
     trace.compute_log_prob()
-    model_loglik = float(trace.nodes["response"]["log_prob_sum"]
+    model_loglik = float(trace.nodes["likelihood"]["log_prob_sum"]
                          + trace.nodes["intercept_marginal"]["log_prob_sum"])
 
     zn, yn, wn, phin, s = z.numpy(), y.numpy(), w.numpy(), phi[0].numpy(), float(sigma)
@@ -68,7 +75,8 @@ def test_model_shapes_vectorize_over_instances():
     z, y, w = _problem()
     data = center(torch.stack([z, z]), torch.stack([y, y + 1]), torch.stack([w, w]))
     with pyro.plate("draws", 5, dim=-2):
-        trace = poutine.trace(bayesian_linear_surrogate).get_trace(data, NormalInverseGamma())
+        trace = poutine.trace(bayesian_linear_surrogate).get_trace(
+            SufficientStatistics.of(data), NormalInverseGamma())
     assert trace.nodes["attribution"]["value"].shape == (5, 2, 3)
     assert trace.nodes["noise_scale"]["value"].shape == (5, 2)
 
@@ -79,3 +87,21 @@ def test_center_rejects_bad_designs():
         center(z, y, torch.zeros_like(w))
     with pytest.raises(ValueError, match="inconsistent shapes"):
         center(z, y[:-1], w)
+
+
+def test_likelihood_from_sufficient_statistics_equals_the_row_wise_normal_density():
+    z, y, w = _problem()
+    data = center(torch.stack([z, 2 * z]), torch.stack([y, -y]), torch.stack([w, w.flip(0)]))
+    phi = torch.tensor([[[0.4, -0.9, 0.1], [1.0, 0.0, -2.0]]], dtype=torch.float64).expand(
+        4, 2, 3) * torch.linspace(0.5, 2, 4, dtype=torch.float64)[:, None, None]
+    sigma = torch.tensor([0.35, 1.7], dtype=torch.float64).expand(4, 2)
+    value = gaussian_log_likelihood(SufficientStatistics.of(data), phi, sigma)
+    assert value.shape == (4, 2)
+    for k in range(4):
+        for b in range(2):
+            rows = stats.norm.logpdf(data.response[b].numpy(),
+                                     data.design[b].numpy() @ phi[k, b].numpy(),
+                                     float(sigma[k, b]) / np.sqrt(data.weights[b].numpy()))
+            assert float(value[k, b]) == pytest.approx(rows.sum(), rel=1e-12)
+    with pytest.raises(TypeError, match="takes SufficientStatistics"):
+        bayesian_linear_surrogate(data, NormalInverseGamma())
