@@ -146,3 +146,14 @@ def test_as_blackbox_passes_through(logistic):
     assert px.as_blackbox(bb) is bb
     with pytest.raises(ValueError, match="apply when wrapping"):
         px.as_blackbox(bb, target=0)
+
+
+@pytest.mark.gpu
+def test_torch_module_on_cuda_returns_cuda_outputs_and_counts():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    cpu = px.BlackBox(net, target=1)(np.ones((5, 4)))
+    bb = px.BlackBox(net.to("cuda"), target=1, device="cuda", batch_size=2)
+    out = bb(np.ones((5, 4)))
+    assert out.device.type == "cuda" and bb.n_queries == 5
+    torch.testing.assert_close(out.cpu(), cpu, rtol=1e-5, atol=1e-6)

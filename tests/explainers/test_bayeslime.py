@@ -217,3 +217,20 @@ def test_bad_calls_are_named(explainer):
         ex.explain(np.where(np.arange(30) == 3, np.nan, data.X_test[0]))
     with pytest.raises(ValueError, match="target_width must be positive"):
         ex.explain(data.X_test[0], target_width=-1.0)
+
+
+@pytest.mark.gpu
+def test_cuda_explanations_match_cpu_ones():
+    from probex.datasets import fit_network
+
+    net, data = fit_network("breast_cancer", hidden=(16,), epochs=20, seed=0)
+    cpu = px.BayesLIME(px.BlackBox(net), background=data.X_train, seed=0).explain(
+        data.X_test[0], n_samples=500)
+    bb = px.BlackBox(net.to("cuda"), device="cuda")
+    gpu = px.BayesLIME(bb, background=data.X_train, seed=0).explain(data.X_test[0],
+                                                                     n_samples=500)
+    np.testing.assert_allclose(gpu.mean, cpu.mean, rtol=1e-4, atol=1e-7)
+    runner = NUTSRunner(num_samples=200, num_warmup=200, num_chains=2, seed=0, device="cuda")
+    nuts = px.BayesLIME(bb, background=data.X_train, prior=px.priors.Laplace(0.05),
+                        inference=runner, seed=0).explain(data.X_test[:4], n_samples=500)
+    assert nuts.mean.shape == (4, 30) and nuts.summary()["r_hat"].max() < 1.05
