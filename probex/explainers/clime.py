@@ -18,7 +18,9 @@ posterior mean is the ridge solution with penalty sigma^2 / 100 against an infor
 about n sigma^2 per coefficient, i.e. the least-squares slope shrunk by a relative
 1 / (1 + 100 n) -- negligible -- while sigma-free units keep it meaningful for any sigma
 (a slope of 1 / sigma moves the output by about one unit across the noise). The posterior
-sd is the least-squares standard error under a homoscedastic-residual model.
+sd is the least-squares standard error under the surrogate's model of residuals with one
+variance; a curved model's residuals vary with z, so the intervals can be somewhat narrower
+than the estimate's actual Monte Carlo spread (the tutorial measures their coverage).
 """
 
 from __future__ import annotations

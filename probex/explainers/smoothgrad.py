@@ -13,8 +13,10 @@ gradients g_i = grad f(x + z_i), z_i ~ N(0, sigma^2 I). Its Monte Carlo error is
 as the central-limit approximation phi | g_1..g_n ~ N(mean(g), S / n), S the sample
 covariance of the g_i: ``mean`` is the SmoothGrad estimate, ``sd`` its standard error,
 and the draws of the Explanation come from that normal (the g_i themselves are kept in
-``constant_data["gradients"]``). C-LIME (:class:`probex.CLIME`) estimates the same phi(x)
-by least squares on function values (Agarwal et al., Theorem 1).
+``constant_data["gradients"]``). Where the model is saturated (probabilities near 0 or
+1) the gradients are tiny and heavy-tailed, and the normal approximation needs a larger n
+than usual before its intervals are honest. C-LIME (:class:`probex.CLIME`) estimates the
+same phi(x) by least squares on function values (Agarwal et al., Theorem 1).
 """
 
 from __future__ import annotations

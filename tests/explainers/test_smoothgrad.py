@@ -166,6 +166,11 @@ def test_batch_rows_equal_single_instance_explanations(tmp_path):
     np.testing.assert_array_equal(back.mean, batch.mean)
     np.testing.assert_array_equal(back.hdi(0.8), batch.hdi(0.8))
     assert back.method == "SmoothGrad" and float(back.attrs["sigma"]) == 0.4
+    batch[1].plot(path=tmp_path / "sg.png")
+    assert (tmp_path / "sg.png").stat().st_size > 5_000
+    table = batch[1].summary()
+    np.testing.assert_allclose(table["mean"].to_numpy(), batch[1].mean)
+    assert np.all(table["ess_bulk"] > 1000)  # 4000 independent normal draws
 
 
 def test_wraps_torch_modules_and_validates_arguments():
