@@ -14,6 +14,7 @@ from probex._checks import (
     as_matrix,
     as_tensor,
     check_choice,
+    check_finite,
     feature_names_or_default,
     resolve_device,
 )
@@ -182,6 +183,60 @@ class BlackBox:
         if self.output == "logits":
             return torch.log_softmax(raw, dim=-1)
         return torch.log(raw.clamp_min(torch.finfo(raw.dtype).tiny))
+
+    def gradient(self, X) -> tuple[torch.Tensor, torch.Tensor]:
+        """The target output and its gradient with respect to the inputs, row by row.
+
+        Differentiates exactly what :meth:`__call__` returns (the probability of class
+        ``target`` for classifiers, softmax-ed from logits where the model gives logits;
+        the target output for regression), by autograd in batches of ``batch_size``
+        rows; every row counts as one query. The model must treat rows independently
+        (e.g. a torch module in eval mode). To explain a logit instead of a probability,
+        wrap the module with ``task="regression"`` and ``target=<logit column>``.
+
+        Returns:
+            (values (n,), gradients (n, d)), float64, on ``device``.
+
+        Raises:
+            ValueError: if the model is not differentiable (scikit-learn estimators,
+                numpy callables) or returns non-finite values or gradients.
+        """
+        if not self.differentiable:
+            raise ValueError(
+                f"gradients need a differentiable model (a torch nn.Module or a callable with "
+                f"input_type='torch'), not a {self.kind} model; use a perturbation method "
+                "such as px.CLIME or px.BayesLIME instead"
+            )
+        X = as_matrix(X, "model input", n_features=self.n_features, dtype=torch.float64)
+        self.bind_features(X.shape[1])
+        param = next(iter(self.model.parameters()), None) if self.kind == "torch" else None
+        dtype = param.dtype if param is not None else (
+            torch.float32 if self.kind == "torch" else torch.float64)
+        values, gradients = [], []
+        for start in range(0, X.shape[0], self.batch_size):
+            batch = X[start : start + self.batch_size]
+            with torch.enable_grad():
+                inputs = batch.to(device=self.device, dtype=dtype).requires_grad_(True)
+                out = self.model(inputs)
+                if not isinstance(out, torch.Tensor) or not out.requires_grad:
+                    raise ValueError("the model's output does not depend differentiably on "
+                                     "its input tensor (no autograd graph)")
+                checked = self._validate_output(out.detach(), batch.shape[0])
+                self.n_queries += batch.shape[0]
+                self.n_outputs = checked.shape[1]
+                if out.ndim == 1:  # the same single-column conventions as _validate_output
+                    out = (out[:, None] if self.task == "regression" else
+                           torch.stack([torch.zeros_like(out), out], 1) if self.output == "logits"
+                           else torch.stack([1.0 - out, out], 1))
+                if self.output == "logits":
+                    out = torch.softmax(out, dim=-1)
+                target = out[:, self._target_column(out.shape[1])]
+                (grad,) = torch.autograd.grad(target.sum(), inputs)
+            grad = grad.detach().to(torch.float64)
+            check_finite(grad, "model gradient")
+            values.append(target.detach().to(torch.float64))
+            gradients.append(grad)
+        return torch.cat(values), torch.cat(gradients)
 
     def _target_column(self, n_outputs: int) -> int:
         if self.task == "regression" and n_outputs == 1:

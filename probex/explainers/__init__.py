@@ -3,3 +3,7 @@
 from probex.explainers.bayeslime import BayesLIME, BayesSHAP
 
 __all__ = ["BayesLIME", "BayesSHAP"]
+from probex.explainers.clime import CLIME  # noqa: E402
+from probex.explainers.smoothgrad import SmoothGrad  # noqa: E402
+
+__all__ += ["SmoothGrad", "CLIME"]
