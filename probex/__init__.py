@@ -27,3 +27,6 @@ __all__ = [
     "perturb",
     "priors",
 ]
+from probex.explainers import EAGLE  # noqa: E402
+
+__all__ += ["EAGLE"]
