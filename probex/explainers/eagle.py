@@ -19,7 +19,6 @@ import torch
 from probex._checks import as_tensor
 from probex.blackbox import BlackBox, as_blackbox
 from probex.explainers._surrogate import (
-    conjugate_posterior,
     fit_surrogate,
     resolve_inference,
     surrogate_explanation,
@@ -27,14 +26,13 @@ from probex.explainers._surrogate import (
 from probex.explanation import Explanation
 from probex.inference._runtime import progress_bar
 from probex.inference.design import (
-    DesignState,
+    OnlineSurrogatePosterior,
     design_radius,
     greedy_batch,
     information_gain_bound,
     nig_information_offset,
 )
 from probex.inference.space_filling import space_filling_design
-from probex.models.surrogate import center
 from probex.perturb import PerturbationSet, make_perturbation
 from probex.priors import NormalInverseGamma, as_prior
 
@@ -138,29 +136,35 @@ class EAGLE:
         generator = torch.Generator().manual_seed(self.seed)
         queries_before = self.bb.n_queries
         instances = x.unsqueeze(0)
-        perturbations = space_filling_design(self.perturbation, instances, initial, generator)
-        y = self._query(perturbations)
-        trace = _Trace(self.perturbation, self.prior, d)
+        design_prior = (self.prior if isinstance(self.prior, NormalInverseGamma)
+                        else NormalInverseGamma())
+        online = OnlineSurrogatePosterior(d, design_prior.scale, design_prior.noise_shape,
+                                          design_prior.noise_rate, device=self.bb.device)
+        trace = _Trace(self.perturbation, design_prior, d)
+        batches, answers = [], []
+        batch = space_filling_design(self.perturbation, instances, initial, generator)
         batch_gain = math.nan
         with progress_bar(budget, self.method, self.progress) as bar:
-            bar.update(len(perturbations))
             while True:
-                data = center(perturbations.z, y, perturbations.weights.to(y.device))
-                posterior = conjugate_posterior(data, self.prior)
-                width = trace.record(perturbations, posterior, prob, batch_gain)
-                n_now = len(perturbations)
-                if (tol is not None and width <= tol) or n_now >= budget:
+                y = self._query(batch)
+                batches.append(batch)
+                answers.append(y)
+                online.add(batch.z[0], y[0], batch.weights[0])
+                trace.add_rows(batch)
+                bar.update(len(batch))
+                posterior = online.posterior()
+                width = trace.record(online.n, posterior, prob, batch_gain)
+                if (tol is not None and width <= tol) or online.n >= budget:
                     break
                 pool = self.perturbation.sample_z(pool_size, generator)
-                state = DesignState.of(posterior, data.z_mean, data.weight_sum)
-                selection = greedy_batch(pool, self.perturbation.weights(pool), state,
-                                         min(batch_size, budget - n_now))
+                selection = greedy_batch(pool, self.perturbation.weights(pool),
+                                         online.state(posterior),
+                                         min(batch_size, budget - online.n))
                 batch = self.perturbation.complete(
                     instances, pool[selection.index.cpu()].unsqueeze(0))
                 batch_gain = selection.total_gain
-                perturbations = PerturbationSet.concat([perturbations, batch])
-                y = torch.cat([y, self._query(batch)], dim=-1)
-                bar.update(len(batch))
+        perturbations = PerturbationSet.concat(batches)
+        y = torch.cat(answers, dim=-1)
         fit = fit_surrogate(perturbations.z.to(y.device), y, perturbations.weights.to(y.device),
                             self.prior, self.inference, self.seed, self.num_draws,
                             self.num_chains, self.marginalize)
@@ -189,32 +193,36 @@ def _positive_int(name: str, value, minimum: int = 1) -> int:
 class _Trace:
     """Per-round design trace (columns of the Explanation's ``design_trace`` group)."""
 
-    def __init__(self, perturbation, prior, n_features: int):
-        nig = prior if isinstance(prior, NormalInverseGamma) else NormalInverseGamma()
-        self.scale, self.shape0, self.d = nig.scale, nig.noise_shape, n_features
+    def __init__(self, perturbation, prior: NormalInverseGamma, n_features: int):
+        self.scale, self.shape0, self.d = prior.scale, prior.noise_shape, n_features
         self.center = perturbation.anchors()[0]
+        self.radius, self.nig_offset, self.n = 0.0, 0.0, 0
         self.columns = {k: [] for k in ("n_queries", "information_gain", "information_gain_nig",
                                         "batch_gain", "information_bound", "max_width",
                                         "noise_variance")}
 
-    def record(self, perturbations, posterior, prob: float, batch_gain: float) -> float:
+    def add_rows(self, batch: PerturbationSet) -> None:
+        """Running R = max sqrt(w) ||z - z_x|| and the NIG offsets sum_k K(a0 + k/2, d)
+        (the first row of a design only fixes the intercept)."""
+        z, w = batch.z[0].cpu(), batch.weights[0].cpu()
+        self.radius = max(self.radius, float(design_radius(z, w, self.center)))
+        first = max(self.n - 1, 0)
+        steps = torch.arange(first, self.n + len(z) - 1, dtype=torch.float64)
+        self.nig_offset += float(nig_information_offset(self.shape0 + 0.5 * steps, self.d).sum())
+        self.n += len(z)
+
+    def record(self, n: int, posterior, prob: float, batch_gain: float) -> float:
         """Append one round; returns the largest ``prob`` interval width."""
-        n = len(perturbations)
-        logdet = torch.logdet(posterior.precision[0])
-        gain = float(0.5 * logdet + self.d * math.log(self.scale))
-        offsets = nig_information_offset(self.shape0 + 0.5 * torch.arange(max(n - 1, 0)),
-                                         self.d)
-        radius = float(design_radius(perturbations.z[0].cpu(), perturbations.weights[0].cpu(),
-                                     self.center))
+        gain = float(0.5 * torch.logdet(posterior.precision[0]) + self.d * math.log(self.scale))
         interval = posterior.interval(prob)[0]
         width = float(np.max(interval[:, 1] - interval[:, 0]))
         c = self.columns
         c["n_queries"].append(n)
         c["information_gain"].append(gain)
-        c["information_gain_nig"].append(gain + float(offsets.sum()))
+        c["information_gain_nig"].append(gain + self.nig_offset)
         c["batch_gain"].append(gain if not c["batch_gain"] else batch_gain)
         c["information_bound"].append(float(information_gain_bound(
-            n, self.d, radius, 1.0 / self.scale**2)))
+            n, self.d, self.radius, 1.0 / self.scale**2)))
         c["max_width"].append(width)
         c["noise_variance"].append(float(posterior.rate[0] / posterior.shape[0]))
         return width

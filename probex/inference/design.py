@@ -47,6 +47,7 @@ __all__ = [
     "nig_information_offset",
     "nig_expected_information_gain",
     "DesignState",
+    "OnlineSurrogatePosterior",
     "BatchSelection",
     "greedy_batch",
     "design_information_gain",
@@ -206,6 +207,78 @@ class DesignState:
         weight_sum = torch.as_tensor(weight_sum, dtype=cov.dtype, device=cov.device)
         weight_sum = weight_sum[instance] if weight_sum.ndim == 1 else weight_sum
         return cls(pick(cov), z_mean, weight_sum, pick(posterior.shape))
+
+
+class OnlineSurrogatePosterior:
+    """The conjugate posterior of the centred surrogate, updated batch by batch.
+
+    Keeps the weighted running sums W = sum w, sum w z, sum w z z^T, sum w y, sum w z y,
+    sum w y^2 of one instance's design (float64), so the posterior after each batch costs
+    O(b d^2 + d^3) however many rows came before. From the centred statistics
+    G = sum w (z - z_bar)(z - z_bar)^T, h = sum w (z - z_bar)(y - y_bar),
+    q = sum w (y - y_bar)^2 and the prior N(0, sigma^2 scale^2 I), InvGamma(a0, b0):
+
+        Lambda = I / scale^2 + G,  m = Lambda^{-1} h,  a = a0 + (n - 1) / 2,
+        b = b0 + (q - m^T h) / 2,
+
+    which is :meth:`NormalInverseGammaPosterior.update` on the centred rows with one
+    location parameter (the intercept) integrated out.
+    """
+
+    def __init__(self, n_features: int, scale: float = 1.0, shape: float = 1.0,
+                 rate: float = 1e-3, dtype=torch.float64, device=None):
+        d = int(n_features)
+        self.prior = NormalInverseGammaPosterior.prior(d, scale=scale, shape=shape, rate=rate,
+                                                       dtype=dtype, device=device)
+        zeros = torch.zeros((), dtype=dtype, device=device)
+        self.n, self.weight_sum, self.sum_y, self.sum_yy = 0, zeros, zeros, zeros
+        self.sum_z = torch.zeros(d, dtype=dtype, device=device)
+        self.sum_zy = torch.zeros(d, dtype=dtype, device=device)
+        self.sum_zz = torch.zeros(d, d, dtype=dtype, device=device)
+
+    def add(self, z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> None:
+        """Add rows z (n, d) with answers y (n,) and locality weights (n,), all positive."""
+        dtype, device = self.sum_z.dtype, self.sum_z.device
+        z, y, w = (t.to(dtype=dtype, device=device) for t in (z, y, weights))
+        if z.ndim != 2 or y.shape != z.shape[:1] or w.shape != z.shape[:1]:
+            raise ValueError(f"expected z (n, d), y (n,), weights (n,); got {tuple(z.shape)}, "
+                             f"{tuple(y.shape)}, {tuple(w.shape)}")
+        if not bool((w > 0).all()):
+            raise ValueError("locality weights must all be positive")
+        wz = w.unsqueeze(-1) * z
+        self.n += z.shape[0]
+        self.weight_sum = self.weight_sum + w.sum()
+        self.sum_y = self.sum_y + (w * y).sum()
+        self.sum_yy = self.sum_yy + (w * y * y).sum()
+        self.sum_z = self.sum_z + wz.sum(0)
+        self.sum_zy = self.sum_zy + (wz * y.unsqueeze(-1)).sum(0)
+        self.sum_zz = self.sum_zz + z.T @ wz
+
+    @property
+    def z_mean(self) -> torch.Tensor:
+        return self.sum_z / self.weight_sum
+
+    def posterior(self) -> NormalInverseGammaPosterior:
+        """The current posterior, batch shape (1,) like the explainers' (needs n >= 2)."""
+        if self.n < 2:
+            raise ValueError("the surrogate needs at least 2 perturbations")
+        W, z_bar = self.weight_sum, self.z_mean
+        y_bar = self.sum_y / W
+        gram = self.sum_zz - W * torch.outer(z_bar, z_bar)
+        cross = self.sum_zy - W * z_bar * y_bar
+        squares = self.sum_yy - W * y_bar * y_bar
+        precision = self.prior.precision + 0.5 * (gram + gram.T)
+        chol = torch.linalg.cholesky(precision)
+        mean = torch.cholesky_solve(cross.unsqueeze(-1), chol).squeeze(-1)
+        rate = self.prior.rate + 0.5 * (squares - mean @ cross).clamp_min(0.0)
+        shape = self.prior.shape + 0.5 * (self.n - 1)
+        return NormalInverseGammaPosterior(mean.unsqueeze(0), precision.unsqueeze(0),
+                                           shape.reshape(1), rate.reshape(1))
+
+    def state(self, posterior: NormalInverseGammaPosterior | None = None) -> DesignState:
+        """The :class:`DesignState` for :func:`greedy_batch`."""
+        posterior = self.posterior() if posterior is None else posterior
+        return DesignState.of(posterior, self.z_mean, self.weight_sum)
 
 
 @dataclass(frozen=True)

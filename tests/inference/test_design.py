@@ -13,6 +13,7 @@ from scipy import stats
 
 from probex.inference.design import (
     DesignState,
+    OnlineSurrogatePosterior,
     credible_region_diameter,
     design_information_gain,
     design_radius,
@@ -272,3 +273,23 @@ def test_credible_region_has_its_probability_under_posterior_draws():
     lam_min, vec = torch.linalg.eigh(single.precision)
     along = (dev[(q <= d * stats.f.ppf(prob, d, float(single.df)))] @ vec[:, 0]).abs().max()
     assert 2 * float(along) <= diameter and 2 * float(along) > 0.8 * diameter
+
+
+def test_online_posterior_equals_the_batch_posterior_of_the_centred_rows():
+    g = torch.Generator().manual_seed(5)
+    d = 4
+    z = torch.bernoulli(torch.full((90, d), 0.5, dtype=D64), generator=g)  # masks: z_bar != 0
+    w = torch.rand(90, generator=g, dtype=D64) + 0.1
+    y = 0.8 + 0.05 * torch.randn(90, generator=g, dtype=D64)  # probabilities near 0.8
+    online = OnlineSurrogatePosterior(d, scale=0.5, shape=2.0, rate=0.01)
+    for rows in (slice(0, 7), slice(7, 40), slice(40, 90)):
+        online.add(z[rows], y[rows], w[rows])
+        data, exact = _posterior(z[: rows.stop], w[: rows.stop], y[: rows.stop], scale=0.5,
+                                 shape=2.0, rate=0.01)
+        got = online.posterior()
+        for name in ("mean", "precision", "shape", "rate"):
+            torch.testing.assert_close(getattr(got, name), getattr(exact, name), rtol=1e-9,
+                                       atol=1e-12)
+        torch.testing.assert_close(online.z_mean, data.z_mean[0])
+    with pytest.raises(ValueError, match="positive"):
+        online.add(z[:2], y[:2], torch.zeros(2, dtype=D64))
