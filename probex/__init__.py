@@ -7,26 +7,32 @@ to a black box, by exact conjugate formulas, SVI or NUTS, and reported with Arvi
     bb = px.BlackBox(model, task="classification", target=1)
     e = px.BayesLIME(bb, background=X_train, seed=0).explain(x, n_samples=1000)
     e.mean, e.sd, e.hdi(0.95), e.summary(), e.plot(), e.to_netcdf("e.nc")
+
+Methods: BayesLIME and BayesSHAP (Bayesian local surrogates), EAGLE (perturbations chosen
+by expected information gain), SmoothGrad and CLIME (gradient smoothing and continuous
+LIME), ReCalX (recalibration under explanation perturbations), LEX (latent selection
+masks with imputation; L2X, INVASE and REAL-X as configurations), FEX (amortized mask
+policy) and RISE (random-mask saliency).
 """
 
 __version__ = "0.1.0"
 
 from probex import inference, perturb, priors  # noqa: E402
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
-from probex.explainers import BayesLIME, BayesSHAP  # noqa: E402
+from probex.explainers import CLIME, EAGLE, BayesLIME, BayesSHAP, SmoothGrad  # noqa: E402
 from probex.explanation import Explanation  # noqa: E402
 
 __all__ = [
     "__version__",
     "BlackBox",
     "as_blackbox",
+    "Explanation",
     "BayesLIME",
     "BayesSHAP",
-    "Explanation",
+    "EAGLE",
+    "SmoothGrad",
+    "CLIME",
     "inference",
     "perturb",
     "priors",
 ]
-from probex.explainers import CLIME, SmoothGrad  # noqa: E402
-
-__all__ += ["SmoothGrad", "CLIME"]
