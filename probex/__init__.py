@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 from probex import inference, perturb, priors  # noqa: E402
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.explainers import BayesLIME, BayesSHAP  # noqa: E402
+from probex.explainers.recalx import ReCalX  # noqa: E402
 from probex.explanation import Explanation  # noqa: E402
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "inference",
     "perturb",
     "priors",
+    "ReCalX",
 ]
