@@ -45,6 +45,7 @@ __all__ = ["TemperatureScaledBlackBox", "ReCalX", "TemperatureScaling", "fit_tem
            "TemperatureFit", "perturbed_calibration", "plot_temperatures", "perturb_by_level"]
 
 _INFERENCE = ("map", "laplace", "svi", "nuts")
+_LEVEL_SLACK = 1e-9  # rounding of levels computed by a scheme, e.g. 1 - mean(z)
 
 
 class TemperatureScaledBlackBox(BlackBox):
@@ -149,10 +150,10 @@ class TemperatureScaledBlackBox(BlackBox):
         if levels.ndim != 1 or (n_rows is not None and levels.shape[0] != n_rows):
             raise ValueError(f"level must be a scalar or have one entry per input row "
                              f"({n_rows}); got shape {tuple(levels.shape)}")
-        if float(levels.min()) < 0.0 or float(levels.max()) > 1.0:
+        if float(levels.min()) < -_LEVEL_SLACK or float(levels.max()) > 1.0 + _LEVEL_SLACK:
             raise ValueError(f"perturbation levels must lie in [0, 1]; got values from "
                              f"{float(levels.min()):.4g} to {float(levels.max()):.4g}")
-        return levels
+        return levels.clamp(0.0, 1.0)
 
 
 def _log_scores(raw: torch.Tensor, output: str) -> torch.Tensor:
@@ -302,12 +303,15 @@ class _FittedTemperatures(TemperatureScaledBlackBox):
         draws = self.idata.posterior["temperature"].values
         flat = draws.reshape(-1, self.n_bins)
         tail = (1 - prob) / 2
+        spread = flat.shape[0] > 1  # a MAP fit has no posterior spread: NaN columns
+        nan = np.full(self.n_bins, np.nan)
         table = pd.DataFrame({
             "level_low": self.bin_edges[:-1], "level_high": self.bin_edges[1:],
             "n_rows": self.idata.constant_data["rows_per_bin"].values,
             "temperature": self.temperatures, "mean": flat.mean(0),
-            "sd": flat.std(0, ddof=1) if flat.shape[0] > 1 else np.zeros(self.n_bins),
-            "lower": np.quantile(flat, tail, axis=0), "upper": np.quantile(flat, 1 - tail, axis=0),
+            "sd": flat.std(0, ddof=1) if spread else nan,
+            "lower": np.quantile(flat, tail, axis=0) if spread else nan,
+            "upper": np.quantile(flat, 1 - tail, axis=0) if spread else nan,
         }, index=pd.Index(self.idata.posterior["level_bin"].values, name="level"))
         if draws.shape[0] >= 2 and draws.shape[1] >= 4:
             diagnostics = az.summary(self.idata, var_names=["temperature"], kind="diagnostics")

@@ -147,6 +147,9 @@ def test_calibrated_blackbox_interface(breast_cancer_mlp, recalibrated, tmp_path
         TemperatureScaledBlackBox(bb, [1.0, -2.0])
     with pytest.raises(ValueError, match="labels"):
         px.ReCalX(bb, X, np.full(13, 7), background=data.X_train, n_bins=2)
+    assert rc.summary()["sd"].isna().all()  # MAP: a point, no posterior spread
+    rc.idata.to_netcdf(tmp_path / "recalx.nc")
+    assert (tmp_path / "recalx.nc").stat().st_size > 0
     path = tmp_path / "recalx.pkl"
     path.write_bytes(pickle.dumps(rc))
     restored = pickle.loads(path.read_bytes())
@@ -205,7 +208,7 @@ def test_svi_and_nuts_paths_give_inference_data(tmp_path):
     scheme = MaskPerturbation(replacement=np.zeros(10))
     common = {"scheme": scheme, "n_bins": 3, "n_perturbations": 4, "seed": 1}
     nuts = px.ReCalX(bb, X, y, inference=NUTSRunner(num_samples=120, num_warmup=100,
-                                                    num_chains=2, jit=False, seed=1), **common)
+                                                    num_chains=2, seed=1), **common)
     svi = px.ReCalX(bb, X, y, inference=SVIRunner(guide="mvn", num_steps=200,
                                                   learning_rate=0.05, seed=1), **common)
     mode = px.ReCalX(bb, X, y, **common)

@@ -127,7 +127,7 @@ def test_nuts_recovers_known_temperatures_and_matches_laplace():
     log_probs, labels, bins = miscalibrated_data(TRUE_T[:3], 300, seed=3)
     model = partial(temperature_model, log_probs, labels, bins, 3)
     init = {"log_temperature": torch.zeros(3, dtype=torch.float64)}  # T = 1: far from truth
-    draws = NUTSRunner(num_samples=300, num_warmup=150, num_chains=2, jit=False, seed=0).run(
+    draws = NUTSRunner(num_samples=300, num_warmup=150, num_chains=2, seed=0).run(
         model, init_values=init)
     temperature = draws.posterior["temperature"].reshape(2, 300, 3)
     low, high = central_interval(temperature, 0.99)
