@@ -307,3 +307,16 @@ def test_gaussian_scheme_with_bayeslime(demo_model):
     assert np.allclose(e.idata.observed_data["response"].values,
                        rc(inputs, level=levels).numpy(), atol=1e-12)
     assert len(np.unique(rc.temperature(levels))) > 1  # several bins were used
+
+
+@pytest.mark.gpu
+def test_recalx_on_cuda(breast_cancer_mlp):
+    net, data, split = breast_cancer_mlp
+    bb = px.BlackBox(net.to("cuda"), device="cuda")
+    try:
+        rc = px.ReCalX(bb, split["X_cal"], split["y_cal"], background=data.X_train, n_bins=4)
+        probs = rc.predict(data.X_test, level=np.linspace(0, 1, len(data.X_test)))
+        assert probs.device.type == "cuda"
+        assert torch.equal(probs.argmax(1), bb.predict(data.X_test).argmax(1))
+    finally:
+        net.to("cpu")
