@@ -19,7 +19,14 @@ __version__ = "0.1.0"
 
 from probex import inference, perturb, priors  # noqa: E402
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
-from probex.explainers import CLIME, EAGLE, BayesLIME, BayesSHAP, SmoothGrad  # noqa: E402
+from probex.explainers import (  # noqa: E402
+    CLIME,
+    EAGLE,
+    BayesLIME,
+    BayesSHAP,
+    ReCalX,
+    SmoothGrad,
+)
 from probex.explanation import Explanation  # noqa: E402
 
 __all__ = [
@@ -32,6 +39,7 @@ __all__ = [
     "EAGLE",
     "SmoothGrad",
     "CLIME",
+    "ReCalX",
     "inference",
     "perturb",
     "priors",

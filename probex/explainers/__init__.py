@@ -3,6 +3,8 @@
 from probex.explainers.bayeslime import BayesLIME, BayesSHAP
 from probex.explainers.clime import CLIME
 from probex.explainers.eagle import EAGLE
+from probex.explainers.recalx import ReCalX, TemperatureScaledBlackBox, TemperatureScaling
 from probex.explainers.smoothgrad import SmoothGrad
 
-__all__ = ["BayesLIME", "BayesSHAP", "CLIME", "EAGLE", "SmoothGrad"]
+__all__ = ["BayesLIME", "BayesSHAP", "CLIME", "EAGLE", "ReCalX",
+           "TemperatureScaledBlackBox", "TemperatureScaling", "SmoothGrad"]

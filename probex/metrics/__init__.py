@@ -1,20 +1,29 @@
 """Evaluation metrics for explanations, one submodule per family."""
 
+from probex.metrics.calibration import (
+    calibration_by_level,
+    kl_calibration_error,
+    predictive_power_decomposition,
+    top_label_ece,
+)
 from probex.metrics.coverage import interval_coverage
-
-__all__ = ["interval_coverage"]
-from probex.metrics.sample_quality import (  # noqa: E402
+from probex.metrics.sample_quality import (
     design_log_determinant,
     mean_locality_weight,
     sample_quality,
 )
-from probex.metrics.stability import (  # noqa: E402
+from probex.metrics.stability import (
     kendall_tau_reproducibility,
     neighbourhood_stability,
     reproducibility,
     top_k_jaccard,
 )
 
-__all__ += ["kendall_tau_reproducibility", "top_k_jaccard", "reproducibility",
-            "neighbourhood_stability", "mean_locality_weight", "design_log_determinant",
-            "sample_quality"]
+__all__ = [
+    "interval_coverage",
+    "kendall_tau_reproducibility", "top_k_jaccard", "reproducibility",
+    "neighbourhood_stability", "mean_locality_weight", "design_log_determinant",
+    "sample_quality",
+    "kl_calibration_error", "top_label_ece", "calibration_by_level",
+    "predictive_power_decomposition",
+]
