@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 from probex import inference, perturb, priors  # noqa: E402
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.explainers import BayesLIME, BayesSHAP  # noqa: E402
+from probex.explainers.lex import LEX  # noqa: E402
 from probex.explanation import Explanation  # noqa: E402
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "as_blackbox",
     "BayesLIME",
     "BayesSHAP",
+    "LEX",
     "Explanation",
     "inference",
     "perturb",
