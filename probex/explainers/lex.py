@@ -108,7 +108,7 @@ class LEXConfig:
     predictor: str = "auto"
     pretrain_epochs: int = 0
     pretrain_mask_rate: float = 0.5
-    sparsity: float = 0.05
+    sparsity: float = 0.02
     selector_network: str = "mlp"
     image_shape: tuple | None = None
     selector_hidden: tuple = (64, 64)
@@ -158,17 +158,19 @@ CONFIGURATIONS = {
                      n_imputations=1, predictor="joint", sparsity=0.0),
     # INVASE (Yoon et al., 2019): independent Bernoulli selector (actor) trained by
     # REINFORCE with a baseline network on the full input, zero imputation, a predictor
-    # (critic) trained jointly on the selected features, L1 penalty on pi(x).
+    # (critic) trained jointly on the selected features, L1 penalty on pi(x). INVASE's
+    # lambda = 0.1 multiplies the mean of pi over d features: 0.1 / d per feature, 0.01
+    # for its d = 10 sets; here lambda is per feature.
     "invase": LEXConfig(name="invase", selector="bernoulli", estimator="reinforce",
                         baseline="full_input", n_masks=1, imputation="zero", n_imputations=1,
-                        predictor="joint", sparsity=0.1),
+                        predictor="joint", sparsity=0.01),
     # REAL-X (Jethani et al., 2021): the predictor EVAL-X is fitted first on uniformly
     # random masks (rate 0.5, zero imputation) and frozen; the Bernoulli selector is then
     # trained against it (REBAR in the paper; REINFORCE with a leave-one-out baseline
     # here: the same objective, another variance reduction).
     "realx": LEXConfig(name="realx", selector="bernoulli", estimator="reinforce",
                        baseline="loo", n_masks=4, imputation="zero", n_imputations=1,
-                       predictor="evalx", pretrain_epochs=10, sparsity=0.1),
+                       predictor="evalx", pretrain_epochs=10, sparsity=0.01),
 }
 
 

@@ -109,6 +109,29 @@ def test_explanation_holds_selection_probabilities_and_mask_draws():
     np.testing.assert_allclose(one.mean, probs[3], rtol=1e-6)
     assert e.attrs["config"] == "lex" and e.method == "LEX"
     assert lex.select(test.X).dtype == bool
+    table = one.summary()
+    np.testing.assert_allclose(table["mean"].values, probs[3], rtol=1e-6)
+    assert list(table.index) == train.feature_names
+
+
+def test_explanation_round_trips_through_netcdf(tmp_path):
+    train, test = _xor(300, 5)
+    lex = px.LEX("lex", seed=0, imputation="zero", **SMALL).fit(train.X, train.y, epochs=1)
+    e = lex.explain(test.X, n_draws=50)
+    back = px.Explanation.from_netcdf(e.to_netcdf(tmp_path / "lex.nc"))
+    np.testing.assert_array_equal(back.mean, e.mean)
+    assert back.attrs["imputation"] == "zero" and back.is_batch
+
+
+@pytest.mark.gpu
+def test_fit_and_explain_on_cuda():
+    train, test = _xor(2000, 200)
+    lex = px.LEX("lex", seed=0, imputation="gaussian", sparsity=0.02, **SMALL)
+    lex.fit(train.X, train.y, epochs=20, device="cuda")
+    assert next(lex.model_.parameters()).device.type == "cuda"
+    report = selection_report(lex.select(test.X), test.relevant)
+    assert report["tpr"] >= 0.9 and report["fdr"] <= 0.2, report
+    assert lex.explain(test.X).mean.shape == (200, 10)
 
 
 def test_subset_explanation_uses_union_inclusion_probabilities():
