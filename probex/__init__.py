@@ -22,6 +22,7 @@ from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.explainers import (  # noqa: E402
     CLIME,
     EAGLE,
+    LEX,
     BayesLIME,
     BayesSHAP,
     ReCalX,
@@ -40,6 +41,7 @@ __all__ = [
     "SmoothGrad",
     "CLIME",
     "ReCalX",
+    "LEX",
     "inference",
     "perturb",
     "priors",

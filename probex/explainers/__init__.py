@@ -3,8 +3,9 @@
 from probex.explainers.bayeslime import BayesLIME, BayesSHAP
 from probex.explainers.clime import CLIME
 from probex.explainers.eagle import EAGLE
+from probex.explainers.lex import LEX, LEXConfig
 from probex.explainers.recalx import ReCalX, TemperatureScaledBlackBox, TemperatureScaling
 from probex.explainers.smoothgrad import SmoothGrad
 
-__all__ = ["BayesLIME", "BayesSHAP", "CLIME", "EAGLE", "ReCalX",
+__all__ = ["BayesLIME", "BayesSHAP", "CLIME", "EAGLE", "LEX", "LEXConfig", "ReCalX",
            "TemperatureScaledBlackBox", "TemperatureScaling", "SmoothGrad"]

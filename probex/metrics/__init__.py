@@ -12,6 +12,13 @@ from probex.metrics.sample_quality import (
     mean_locality_weight,
     sample_quality,
 )
+from probex.metrics.selection import (
+    false_discovery_rate,
+    selected_feature_accuracy,
+    selection_f1,
+    selection_report,
+    true_positive_rate,
+)
 from probex.metrics.stability import (
     kendall_tau_reproducibility,
     neighbourhood_stability,
@@ -26,4 +33,6 @@ __all__ = [
     "sample_quality",
     "kl_calibration_error", "top_label_ece", "calibration_by_level",
     "predictive_power_decomposition",
+    "true_positive_rate", "false_discovery_rate", "selection_f1", "selection_report",
+    "selected_feature_accuracy",
 ]

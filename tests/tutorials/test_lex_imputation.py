@@ -1,0 +1,60 @@
+"""Smoke run of tutorials/lex_imputation.py: the tables it prints agree with the
+selections it saved, and its figures are written."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from probex.metrics import selection_f1, selection_report
+
+SCRIPT = Path(__file__).resolve().parents[2] / "tutorials" / "lex_imputation.py"
+
+
+@pytest.fixture(scope="module")
+def tutorial_output(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lex_imputation")
+    env = {**os.environ, "CI": "1", "PROBEX_TUTORIAL_OUT": str(out), "MPLBACKEND": "Agg",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": str(SCRIPT.parents[1])}
+    run = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out, run.stdout
+
+
+def test_tables_match_saved_selections(tutorial_output):
+    out, stdout = tutorial_output
+    results = json.loads((out / "results.json").read_text())
+    assert results["smoke_test"] is True
+    relevant = np.load(out / "panels_relevant.npy")
+    for row in results["panels"]["rows"]:
+        selected = np.load(out / f"panels_selected_{row['imputation']}.npy")
+        report = selection_report(selected, relevant)
+        for key in ("tpr", "fdr", "f1", "size"):
+            assert row[key] == pytest.approx(report[key], abs=1e-12)
+    f1 = {row["imputation"]: selection_f1(np.load(out / f"panels_selected_"
+                                                  f"{row['imputation']}.npy"), relevant,
+                                          average=False)
+          for row in results["panels"]["rows"]}
+    assert results["panels"]["f1_difference"] == pytest.approx(
+        (f1["factor"] - f1["zero"]).mean(), abs=1e-12)
+    sets = {row["set"] for row in results["synthetic"]}
+    assert sets == {"xor", "orange_skin", "nonlinear_additive", "switch", "diagonal_gaussian"}
+    for row in results["synthetic"] + results["special_cases"]:
+        assert 0 <= row["tpr"] <= 1 and 0 <= row["fdr"] <= 1 and 0 <= row["accuracy"] <= 1
+    assert {row["config"] for row in results["special_cases"]} == {"l2x", "invase", "realx",
+                                                                   "lex"}
+    assert "F1(multiple) - F1(zero)" in stdout
+
+
+def test_figures_are_written(tutorial_output):
+    out, _ = tutorial_output
+    for name in ("switch_selections.png", "panel_selection_maps.png"):
+        path = out / name
+        assert path.stat().st_size > 5_000
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
