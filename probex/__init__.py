@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 from probex import inference, perturb, priors  # noqa: E402
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.explainers import BayesLIME, BayesSHAP  # noqa: E402
+from probex.explainers.fex import FEX  # noqa: E402
+from probex.explainers.rise import RISE  # noqa: E402
 from probex.explanation import Explanation  # noqa: E402
 
 __all__ = [
@@ -26,4 +28,6 @@ __all__ = [
     "inference",
     "perturb",
     "priors",
+    "FEX",
+    "RISE",
 ]
