@@ -21,12 +21,14 @@ import numpy as np
 import pandas as pd
 import pyro
 import torch
+import xarray as xr
 
 from probex._checks import as_matrix, as_tensor, check_choice, resolve_device
 from probex.blackbox import BlackBox, as_blackbox
 from probex.checkpoint import Checkpointer
 from probex.explanation import Explanation
 from probex.inference._runtime import seeded
+from probex.inference.idata import netcdf_attrs
 from probex.models.fex import FEXProgram, MaskReward
 from probex.models.fex_policy import (
     FeatureGroups,
@@ -258,8 +260,12 @@ class FEX:
 
         Returns:
             an :class:`~probex.Explanation` with mean lambda and sd sqrt(lambda (1 -
-            lambda)) per feature (closed form), the explained class (``constant_data``
-            ``target``) and p_hat (``class_probabilities``).
+            lambda)) per feature (closed form: the moments of the Bernoulli mask, not an
+            estimation error; lambda is a deterministic function of x). Its InferenceData
+            is built on first use and holds the draws, the explained class
+            (``constant_data`` ``target``) and p_hat (``class_probabilities``). With
+            ``n_draws=0`` ``hdi`` is the degenerate interval of the single draw lambda;
+            with mask draws it is the draws' HDI.
         """
         X_in = as_tensor(X, "X")
         single = X_in.ndim == 1
@@ -268,35 +274,48 @@ class FEX:
         unit_lam, targets, p_hat = self._attributions(X_in[None] if single else X_in, target)
         unit_lam = torch.from_numpy(unit_lam)
         lam = self.groups.expand(unit_lam).numpy()
-        if n_draws:
-            generator = torch.Generator().manual_seed(self.seed if seed is None else int(seed))
-            masks = torch.bernoulli(unit_lam.expand(int(n_draws), *unit_lam.shape),
-                                    generator=generator)
-            draws = self.groups.expand(masks).numpy()[None]
-        else:
-            draws = lam[None, None]
         sd = np.sqrt(lam * (1.0 - lam))
         names = self.bb.feature_names
         classes = (self.bb.class_names if self.bb.class_names is not None
                    and len(self.bb.class_names) == self.n_classes else
                    [str(k) for k in range(self.n_classes)])
-        if single:
-            draws, lam, sd = draws[:, :, 0], lam[0], sd[0]
-        instance_dims = [] if single else ["instance"]
-        explanation = Explanation.from_draws(
-            draws, names, method=self.method, inference=f"amortized-{self.settings.objective}",
-            n_queries=0,
-            closed_form={"loc": lam, "sd": sd, "distribution": "bernoulli"},
-            constant_data={"target": targets[0] if single else targets,
-                           "class_probabilities": p_hat[0] if single else p_hat,
-                           "feature_group": self.groups.ids.numpy()},
-            dims={"target": instance_dims, "class_probabilities": [*instance_dims, "class"],
-                  "feature_group": ["feature"]},
-            coords={"class": classes},
-            attrs={"objective": self.settings.objective, "reward": self.reward_kind,
-                   "trajectory_length": self.settings.trajectory_length,
-                   "entropy_coef": self.settings.entropy_coef,
-                   "kl_coef": self.settings.kl_coef, "n_groups": self.groups.n_groups,
-                   "n_queries_fit": self.n_queries_fit_, "seed": self.seed},
-        )
-        return explanation
+        inference = f"amortized-{self.settings.objective}"
+        attrs = {"objective": self.settings.objective, "reward": self.reward_kind,
+                 "trajectory_length": self.settings.trajectory_length,
+                 "entropy_coef": self.settings.entropy_coef, "kl_coef": self.settings.kl_coef,
+                 "n_groups": self.groups.n_groups, "n_queries_fit": self.n_queries_fit_,
+                 "seed": self.seed, "n_draws": int(n_draws)}
+        meta = netcdf_attrs({"inference": inference, "method": self.method, "n_queries": 0,
+                             "n_instances": 1 if single else lam.shape[0], **attrs})
+        dims = ["feature"] if single else ["instance", "feature"]
+        coords = {"feature": names}
+        if not single:
+            coords["instance"] = np.arange(lam.shape[0])
+        closed = xr.Dataset({"loc": (dims, lam[0] if single else lam),
+                             "sd": (dims, sd[0] if single else sd)}, coords=coords,
+                            attrs={"distribution": "bernoulli"})
+        draw_seed = self.seed if seed is None else int(seed)
+
+        def build():
+            if n_draws:
+                generator = torch.Generator().manual_seed(draw_seed)
+                masks = torch.bernoulli(unit_lam.expand(int(n_draws), *unit_lam.shape),
+                                        generator=generator)
+                draws = self.groups.expand(masks).numpy()[None]
+            else:
+                draws = lam[None, None]
+            instance_dims = [] if single else ["instance"]
+            return Explanation.from_draws(
+                draws[:, :, 0] if single else draws, names, method=self.method,
+                inference=inference, n_queries=0,
+                closed_form={"loc": closed["loc"].values, "sd": closed["sd"].values,
+                             "distribution": "bernoulli"},
+                constant_data={"target": targets[0] if single else targets,
+                               "class_probabilities": p_hat[0] if single else p_hat,
+                               "feature_group": self.groups.ids.numpy()},
+                dims={"target": instance_dims,
+                      "class_probabilities": [*instance_dims, "class"],
+                      "feature_group": ["feature"]},
+                coords={"class": classes}, attrs=attrs).idata
+
+        return Explanation.deferred(closed, meta, build)

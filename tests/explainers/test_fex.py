@@ -69,6 +69,7 @@ def test_explain_1000_rows_makes_no_queries(fitted, synthetic, tmp_path):
     assert np.allclose(e.mean, lam) and np.allclose(e.sd, np.sqrt(lam * (1 - lam)))
     assert np.array_equal(e.idata.constant_data["target"].values, targets)
     assert e.idata.posterior["attribution"].shape == (1, 1, 1000, D)
+    assert np.allclose(e[7].mean, lam[7]) and e[7].summary().shape[0] == D
     # mask draws: their mean estimates lambda (binomial standard error, 5 sigma)
     small = explainer.explain(X[:3], n_draws=400, seed=3)
     draws = small.idata.posterior["attribution"].values[0]
