@@ -59,6 +59,7 @@ SEED = 0
 # sizes: (smoke, full)
 N_EVAL = 24 if smoke_test else 200           # instances every method explains for the AUCs
 FEX_EPOCHS = 3 if smoke_test else 60          # passes over the training set
+FEX_S = 10                                    # masks per instance per update (main runs)
 FEX_TRAIN = 256 if smoke_test else None       # training rows (None: all)
 ABLATION_EPOCHS = 2 if smoke_test else 25
 SHAP_SAMPLES = 200 if smoke_test else 2000    # KernelSHAP coalitions per instance
@@ -216,7 +217,8 @@ def run_dataset(name, net, data, groups, n_classes):
     results, fits = {}, {}
 
     for label, options in (("FEX (PPO)", {}), ("FEX (ELBO)", {"objective": "elbo"})):
-        explainer = fex_for(bb, n_classes, groups, **options)
+        explainer = fex_for(bb, n_classes, groups, trajectory_length=FEX_S,
+                            final_lr_fraction=0.05, **options)
         start = time.perf_counter()
         explainer.fit(X_train, epochs=FEX_EPOCHS, batch_size=64)
         fit_seconds = time.perf_counter() - start

@@ -70,11 +70,14 @@ class FEX:
             onto the few best units); for the ELBO it is the temperature in reward units
             (default 0.05).
         kl_coef: weight of KL(p_hat || f) tying the class heads to the model's
-            probabilities (default 0.5 for PPO, 0.05 for the ELBO, in reward units).
+            probabilities (default 0.5 for PPO, 0.2 for the ELBO, in reward units).
         classes: ``"predicted"`` trains each training instance's predicted-class head;
             ``"all"`` trains every head (K times the queries) so that any class can be
             explained.
-        learning_rate: Adam's step size.
+        learning_rate: Adam's initial step size.
+        final_lr_fraction: the step size decays geometrically over ``fit`` to this fraction
+            of ``learning_rate`` (default 0.1; 1: constant). Decay averages out the noise
+            of the policy-gradient estimates late in training.
         hidden: widths of the MLP policy's hidden layers.
         image_shape: (H, W) for ``explainer="cnn"``.
         seed: seeds initialisation, data order and mask draws.
@@ -93,7 +96,8 @@ class FEX:
                  ppo_epochs: int = 4, entropy_coef: float | None = None,
                  kl_coef: float | None = None,
                  value_coef: float = 0.5, classes: str = "predicted",
-                 learning_rate: float = 1e-3, hidden: tuple[int, ...] = (128, 128),
+                 learning_rate: float = 1e-3, final_lr_fraction: float = 0.1,
+                 hidden: tuple[int, ...] = (128, 128),
                  image_shape=None, seed: int = 0, device="cpu", progress: bool | None = None):
         self.bb = as_blackbox(bb)
         if self.bb.task != "classification":
@@ -112,12 +116,15 @@ class FEX:
         check_choice("objective", objective, ("ppo", "elbo"))
         ppo = objective == "ppo"
         entropy_coef = (0.5 if ppo else 0.05) if entropy_coef is None else entropy_coef
-        kl_coef = (0.5 if ppo else 0.05) if kl_coef is None else kl_coef
+        kl_coef = (0.5 if ppo else 0.2) if kl_coef is None else kl_coef
         self.settings = FEXSettings(objective, int(trajectory_length), float(clip),
                                     int(ppo_epochs), float(entropy_coef), float(kl_coef),
                                     float(value_coef))
         self.classes = classes
         self.learning_rate = float(learning_rate)
+        if not 0 < final_lr_fraction <= 1:
+            raise ValueError(f"final_lr_fraction must be in (0, 1], got {final_lr_fraction}")
+        self.final_lr_fraction = float(final_lr_fraction)
         self.hidden = tuple(int(h) for h in hidden)
         self.image_shape = image_shape
         self.seed = int(seed)
@@ -200,7 +207,8 @@ class FEX:
             history = train_policy(
                 self.program, optimizer, X.to(self.device, dtype),
                 model_probs.to(self.device, dtype), self.settings, int(epochs),
-                int(batch_size), generator, self.classes, checkpointer, resume, self.progress)
+                int(batch_size), generator, self.classes, checkpointer, resume, self.progress,
+                self.final_lr_fraction)
         self.history_ = pd.DataFrame(history)
         self.n_queries_fit_ = self.bb.n_queries - queries_before
         return self

@@ -168,7 +168,7 @@ def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch
                  model_probs: torch.Tensor, settings: FEXSettings, epochs: int,
                  batch_size: int, generator: torch.Generator, classes: str = "predicted",
                  checkpointer: Checkpointer | None = None, resume: bool = False,
-                 progress: bool | None = None) -> list[dict]:
+                 progress: bool | None = None, final_lr_fraction: float = 1.0) -> list[dict]:
     """Train the policy over ``epochs`` shuffled passes through X; returns per-step stats.
 
     Args:
@@ -179,6 +179,9 @@ def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch
         checkpointer, resume: save every ``checkpointer.every`` steps (networks, optimizer,
             RNG states, the epoch's order, the stats so far); ``resume`` continues from the
             file, ending with exactly the weights of an uninterrupted run.
+        final_lr_fraction: the learning rate decays geometrically from its initial value
+            to this fraction of it over the run (a function of the step, so resuming
+            needs no scheduler state); 1 keeps it constant.
 
     The caller seeds torch's global RNG (mask draws) and ``generator`` (data order).
     """
@@ -188,6 +191,7 @@ def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch
     total = int(epochs) * steps_per_epoch
     modules = {"policy": program.policy, "value": program.value}
     elbo = TraceGraph_ELBO(max_plate_nesting=2) if settings.objective == "elbo" else None
+    initial_lr = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
     step, order, history = 0, None, []
     if resume:
         if checkpointer is None or checkpointer.path is None:
@@ -207,6 +211,8 @@ def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch
                 order = torch.randperm(n, generator=generator)
             index = order[position * batch_size:(position + 1) * batch_size].to(X.device)
             x, y, probs = X[index], targets[index], model_probs[index]
+            for group, lr in zip(optimizer.param_groups, initial_lr, strict=True):
+                group["lr"] = lr * final_lr_fraction ** (step / total)
             if classes == "all":
                 y = torch.arange(n_classes, device=X.device).repeat_interleave(len(index))
                 x, probs = x.repeat(n_classes, 1), probs.repeat(n_classes, 1)

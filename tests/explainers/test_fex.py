@@ -164,3 +164,14 @@ def test_deletion_auc_below_random_on_digits(digits_mlp):
     difference = chance.auc - fex.auc
     assert difference.mean() > 4 * difference.std(ddof=1) / np.sqrt(len(difference)), (
         fex.mean_auc, chance.mean_auc)
+
+
+@pytest.mark.gpu
+def test_fit_and_explain_on_cuda(synthetic):
+    X, X_test = synthetic
+    bb = px.BlackBox(_synthetic_model, n_features=D)
+    explainer = px.FEX(bb, 2, seed=0, hidden=(16,), device="cuda").fit(X[:64], epochs=1)
+    assert next(explainer.program.policy.parameters()).device.type == "cuda"
+    before = bb.n_queries
+    e = explainer.explain(X_test)
+    assert bb.n_queries == before and e.mean.shape == (len(X_test), D)
