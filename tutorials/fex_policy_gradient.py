@@ -395,6 +395,19 @@ for row in ablation:
           f"{row['insertion_auc']:>11.3f}{row['class_agreement']:>13.0%}"
           f"{row['fit_queries']:>10}")
 
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), sharey=True)
+for ax, key, keep in ((axes[0], "trajectory_length", lambda r: r["kl_coef"] == 0.5),
+                      (axes[1], "kl_coef", lambda r: r["trajectory_length"] == 5)):
+    rows = sorted((r for r in ablation if keep(r)), key=lambda r: r[key])
+    values = [r[key] for r in rows]
+    ax.plot(values, [r["deletion_auc"] for r in rows], "o-", label="deletion (lower better)")
+    ax.plot(values, [r["insertion_auc"] for r in rows], "s-", label="insertion (higher better)")
+    ax.plot(values, [r["class_agreement"] for r in rows], "^:", label="class agreement")
+    ax.set_xlabel("trajectory length s" if key == "trajectory_length" else "KL coefficient")
+axes[0].legend(fontsize=7)
+fig.tight_layout()
+save_figure(fig, OUT / "ablation.png")
+
 # %% [markdown]
 # ## What the numbers say
 #
