@@ -22,7 +22,9 @@ from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.explainers import (  # noqa: E402
     CLIME,
     EAGLE,
+    FEX,
     LEX,
+    RISE,
     BayesLIME,
     BayesSHAP,
     ReCalX,
@@ -42,6 +44,8 @@ __all__ = [
     "CLIME",
     "ReCalX",
     "LEX",
+    "FEX",
+    "RISE",
     "inference",
     "perturb",
     "priors",

@@ -7,6 +7,14 @@ from probex.metrics.calibration import (
     top_label_ece,
 )
 from probex.metrics.coverage import interval_coverage
+from probex.metrics.faithfulness import (
+    PerturbationCurve,
+    deletion_auc,
+    insertion_auc,
+    perturbation_curve,
+    random_attributions,
+    random_reference,
+)
 from probex.metrics.sample_quality import (
     design_log_determinant,
     mean_locality_weight,
@@ -35,4 +43,6 @@ __all__ = [
     "predictive_power_decomposition",
     "true_positive_rate", "false_discovery_rate", "selection_f1", "selection_report",
     "selected_feature_accuracy",
+    "PerturbationCurve", "perturbation_curve", "deletion_auc", "insertion_auc",
+    "random_attributions", "random_reference",
 ]

@@ -1,0 +1,228 @@
+"""FEX's networks: the mask policy g(x), the value baseline v(x) and feature groups.
+
+FEX (Pan, Moniz & Chawla, "Fast Explanations via Policy Gradient-Optimized Explainer",
+IJCAI 2025) explains a classifier f with one network per class, g_k(x) in [0, 1]^G: the
+probability that each of G mask units (a feature, or a group of features such as an
+image patch) is kept. Here the K class explainers share one body and give logits of
+shape (n, K, G); ``lambda = sigmoid(logits)``.
+
+The explainers are tied to the model's class probabilities through the class
+distribution they imply, ``p_hat(x) = softmax_k(mean_j log g_kj(x))`` (mean over the G
+units), which training pulls towards f(x) with ``KL(p_hat || f)``. ``p_hat`` is also
+how an explanation picks its class without querying the model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "FeatureGroups",
+    "PolicyMLP",
+    "PolicyCNN",
+    "ValueMLP",
+    "build_policy",
+    "policy_class_probabilities",
+    "kl_to_model",
+]
+
+
+class FeatureGroups:
+    """A partition of d features into G mask units.
+
+    Args:
+        groups: ``None`` (every feature its own unit), an integer array of length d with
+            the unit id of each feature (as captum's ``feature_mask``; ids need not be
+            contiguous), or a list of G lists of feature indices covering 0..d-1 once.
+        n_features: d.
+
+    Attributes:
+        ids: (d,) long tensor, unit index 0..G-1 of each feature.
+        membership: (G, d) float tensor, 1 where feature j belongs to unit g.
+    """
+
+    def __init__(self, groups, n_features: int):
+        d = int(n_features)
+        if groups is None:
+            ids = np.arange(d)
+        elif isinstance(groups, (list, tuple)) and len(groups) > 0 and all(
+                isinstance(g, (list, tuple, range, np.ndarray)) for g in groups):
+            ids = np.full(d, -1)
+            for unit, members in enumerate(groups):
+                members = np.asarray(list(members), dtype=int)
+                if members.size == 0:
+                    raise ValueError(f"feature group {unit} is empty")
+                if members.min() < 0 or members.max() >= d:
+                    raise ValueError(f"feature group {unit} has indices outside 0..{d - 1}")
+                if (ids[members] >= 0).any():
+                    raise ValueError(f"feature group {unit} overlaps an earlier group")
+                ids[members] = unit
+            if (ids < 0).any():
+                raise ValueError(f"features {np.flatnonzero(ids < 0)[:5].tolist()} are in no "
+                                 "group; feature groups must cover every feature")
+        else:
+            raw = np.asarray(groups)
+            if raw.shape != (d,) or not np.issubdtype(raw.dtype, np.integer):
+                raise ValueError(f"feature_groups must be None, {d} integer group ids, or a "
+                                 f"list of index lists; got shape {raw.shape}")
+            _, ids = np.unique(raw, return_inverse=True)
+        self.ids = torch.as_tensor(ids.reshape(-1), dtype=torch.long)
+        self.n_features = d
+        self.n_groups = int(self.ids.max()) + 1
+        self.membership = F.one_hot(self.ids, self.n_groups).T.to(torch.float64)
+
+    @classmethod
+    def image_patches(cls, height: int, width: int, patch: int) -> FeatureGroups:
+        """Square ``patch`` x ``patch`` patches of a row-major (height, width) image."""
+        if height % patch or width % patch:
+            raise ValueError(f"patch={patch} does not tile a {height}x{width} image")
+        rows = np.arange(height)[:, None] // patch
+        cols = np.arange(width)[None, :] // patch
+        ids = rows * (width // patch) + cols
+        return cls(ids.reshape(-1), height * width)
+
+    def expand(self, unit_values: torch.Tensor) -> torch.Tensor:
+        """Per-unit values (..., G) -> per-feature values (..., d) (each feature its unit's)."""
+        return unit_values[..., self.ids.to(unit_values.device)]
+
+    def pool(self, feature_values: torch.Tensor) -> torch.Tensor:
+        """Per-feature values (..., d) -> per-unit sums (..., G)."""
+        membership = self.membership.to(feature_values.device, feature_values.dtype)
+        return feature_values @ membership.T
+
+    @property
+    def sizes(self) -> torch.Tensor:
+        """Number of features in each unit, (G,)."""
+        return self.membership.sum(1)
+
+
+class PolicyMLP(nn.Module):
+    """g(x): (n, d) -> mask logits (n, K, G), a ReLU MLP shared by the K class heads.
+
+    The last layer starts at zero, so every unit starts kept with probability 1/2 (the
+    maximum-entropy policy).
+    """
+
+    def __init__(self, n_features: int, n_classes: int, n_groups: int,
+                 hidden: tuple[int, ...] = (128, 128)):
+        super().__init__()
+        self.n_classes, self.n_groups = int(n_classes), int(n_groups)
+        layers: list[nn.Module] = []
+        width = n_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, self.n_classes * self.n_groups)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x)).reshape(-1, self.n_classes, self.n_groups)
+
+
+class PolicyCNN(nn.Module):
+    """g(x) for row-major images given as flat rows (n, H * W) -> logits (n, K, G).
+
+    Two 3x3 convolutions keep the spatial layout; a 1x1 convolution gives K per-pixel
+    logit maps that are averaged over each mask unit (so patches get one logit each). A
+    global branch (mean-pooled features -> K offsets) lets a class head shift all its
+    logits at once, which is what the class tie KL(p_hat || f) asks for.
+    """
+
+    def __init__(self, height: int, width: int, n_classes: int, groups: FeatureGroups,
+                 channels: int = 32):
+        super().__init__()
+        self.height, self.width = int(height), int(width)
+        self.n_classes, self.n_groups = int(n_classes), groups.n_groups
+        self.body = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
+        )
+        self.head = nn.Conv2d(channels, self.n_classes, 1)
+        self.offset = nn.Linear(channels, self.n_classes)
+        for layer in (self.head, self.offset):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        pooling = groups.membership / groups.sizes[:, None]  # (G, d) averages per unit
+        self.register_buffer("pooling", pooling.to(torch.float32).T.contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        image = x.reshape(-1, 1, self.height, self.width)
+        features = self.body(image)
+        maps = self.head(features).flatten(2)  # (n, K, d)
+        offsets = self.offset(features.mean((2, 3)))[..., None]  # (n, K, 1)
+        return maps @ self.pooling.to(maps.dtype) + offsets
+
+
+class ValueMLP(nn.Module):
+    """v(x): (n, d) -> expected reward of each class head (n, K), the policy's baseline."""
+
+    def __init__(self, n_features: int, n_classes: int, hidden: tuple[int, ...] = (64,)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def build_policy(spec, n_features: int, n_classes: int, groups: FeatureGroups,
+                 hidden: tuple[int, ...] = (128, 128), image_shape=None) -> nn.Module:
+    """The policy network from ``spec``: ``"mlp"``, ``"cnn"`` (needs ``image_shape`` or a
+    square number of features) or a user ``nn.Module`` returning (n, K, G) or (n, K * G)
+    logits."""
+    if isinstance(spec, nn.Module):
+        return spec
+    if spec == "mlp":
+        return PolicyMLP(n_features, n_classes, groups.n_groups, hidden)
+    if spec == "cnn":
+        if image_shape is None:
+            side = math.isqrt(n_features)
+            if side * side != n_features:
+                raise ValueError(f"explainer='cnn' needs image_shape=(H, W) for {n_features} "
+                                 "features (not a square number)")
+            image_shape = (side, side)
+        height, width = (int(s) for s in image_shape)
+        if height * width != n_features:
+            raise ValueError(f"image_shape={tuple(image_shape)} does not hold {n_features} "
+                             "features")
+        return PolicyCNN(height, width, n_classes, groups)
+    raise ValueError(f"unknown explainer={spec!r}; expected 'mlp', 'cnn' or a torch nn.Module")
+
+
+def policy_logits(policy: nn.Module, x: torch.Tensor, n_classes: int, n_groups: int
+                  ) -> torch.Tensor:
+    """Run the policy and check its output: logits (n, K, G)."""
+    logits = policy(x)
+    if logits.shape[-2:] != (n_classes, n_groups):
+        if logits.ndim == 2 and logits.shape[-1] == n_classes * n_groups:
+            logits = logits.reshape(-1, n_classes, n_groups)
+        else:
+            raise ValueError(f"the explainer network returned shape {tuple(logits.shape)}; "
+                             f"expected (n, {n_classes}, {n_groups}) or "
+                             f"(n, {n_classes * n_groups})")
+    return logits
+
+
+def policy_class_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """The class distribution the K explainers imply: softmax_k(mean_j log g_kj), (n, K)."""
+    return torch.softmax(F.logsigmoid(logits).mean(-1), dim=-1)
+
+
+def kl_to_model(logits: torch.Tensor, model_probs: torch.Tensor) -> torch.Tensor:
+    """KL(p_hat || f) per instance, (n,), with p_hat from :func:`policy_class_probabilities`
+    and f the model's class probabilities (n, K) (clamped away from 0)."""
+    log_p_hat = torch.log_softmax(F.logsigmoid(logits).mean(-1), dim=-1)
+    log_f = torch.log(model_probs.clamp_min(1e-12)).to(log_p_hat.dtype)
+    return (log_p_hat.exp() * (log_p_hat - log_f)).sum(-1)

@@ -1,0 +1,232 @@
+"""Training FEX's policy: PPO with the clipped objective, or the score-function ELBO.
+
+PPO (Schulman et al., 2017) on the one-step mask "environment": for a batch of n
+instances, draw s masks each from the current policy (the trajectory length s), score
+them with the reward, then take ``ppo_epochs`` gradient steps on
+
+    L = -mean min(r A, clip(r, 1 - eps, 1 + eps) A)          (clipped surrogate, eps=0.2)
+        + c_v mean (v(x) - c(m, x))^2                          (value baseline)
+        - c_H sum_j H(lambda_j)                                (entropy bonus)
+        + c_KL KL(softmax_k(mean_j log g_kj(x)) || f(x))       (class tie)
+
+with r = q_new(m | x) / q_old(m | x) and advantage A = c(m, x) - v_old(x) (normalised
+over the batch by default). Each episode is a single action, so the return is the reward.
+
+The ELBO alternative (:class:`FEXProgram` with ``reward_scale = 1 / c_H``) takes one step
+of Pyro's ``TraceGraph_ELBO`` per batch: REINFORCE with v(x) as ``nn_baseline``, no
+clipping, no reuse of the masks; the same KL term is added.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from pyro import poutine
+from pyro.infer import TraceGraph_ELBO
+from pyro.ops.provenance import detach_provenance
+
+from probex.checkpoint import Checkpointer
+from probex.inference._runtime import progress_bar
+from probex.models.fex import FEXProgram
+from probex.models.fex_policy import kl_to_model
+
+__all__ = ["FEXSettings", "ppo_objective", "ppo_update", "elbo_update", "advantages",
+           "train_policy"]
+
+
+@dataclass(frozen=True)
+class FEXSettings:
+    """Hyper-parameters of FEX training.
+
+    Attributes:
+        objective: ``"ppo"`` or ``"elbo"`` (score function with Pyro's neural baseline).
+        trajectory_length: s, masks drawn per instance per update.
+        clip: PPO's epsilon.
+        ppo_epochs: gradient steps per rollout (PPO only).
+        entropy_coef: c_H, weight of the mask distribution's entropy sum_j H(lambda_j)
+            (nats); must be positive for the ELBO, where it is the reward's temperature.
+        kl_coef: c_KL, weight of KL(p_hat || f).
+        value_coef: c_v, weight of the value network's squared error (PPO).
+        normalize_advantages: standardise advantages over each rollout (PPO).
+        max_grad_norm: clip the gradient's global norm (``None``: no clipping).
+    """
+
+    objective: str = "ppo"
+    trajectory_length: int = 5
+    clip: float = 0.2
+    ppo_epochs: int = 4
+    entropy_coef: float = 0.01
+    kl_coef: float = 0.5
+    value_coef: float = 0.5
+    normalize_advantages: bool = True
+    max_grad_norm: float | None = 1.0
+
+    def __post_init__(self):
+        if self.objective not in ("ppo", "elbo"):
+            raise ValueError(f"unknown objective={self.objective!r}; expected 'ppo' or 'elbo'")
+        if int(self.trajectory_length) < 1 or int(self.ppo_epochs) < 1:
+            raise ValueError("trajectory_length and ppo_epochs must be positive integers")
+        if not 0 < self.clip < 1:
+            raise ValueError(f"clip must be in (0, 1), got {self.clip}")
+        for name in ("entropy_coef", "kl_coef", "value_coef"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if self.objective == "elbo" and not self.entropy_coef > 0:
+            raise ValueError("objective='elbo' needs entropy_coef > 0: it is the temperature of "
+                             "the reward factor (ELBO = E[c] / tau + entropy)")
+
+
+def advantages(rewards: torch.Tensor, values: torch.Tensor, normalize: bool) -> torch.Tensor:
+    """A = c(m, x) - v(x) for rewards (s, n) and values (n,), optionally standardised."""
+    adv = rewards - values
+    if normalize and adv.numel() > 1:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    return adv
+
+
+def ppo_objective(program: FEXProgram, x, targets, masks, log_q_old, rewards, adv,
+                  model_probs, settings: FEXSettings) -> tuple[torch.Tensor, dict]:
+    """The PPO loss L (module docstring) on one rollout, and its parts (floats)."""
+    logits = program.logits(x)
+    log_q, entropy = program.log_prob_and_entropy(x, targets, masks, logits=logits)
+    ratio = torch.exp(log_q - log_q_old)
+    clipped = ratio.clamp(1.0 - settings.clip, 1.0 + settings.clip)
+    policy_loss = -torch.minimum(ratio * adv, clipped * adv).mean()
+    value_loss = (program.values(x, targets) - rewards).pow(2).mean()
+    entropy = entropy.mean()
+    kl = kl_to_model(logits, model_probs).mean()
+    loss = (policy_loss + settings.value_coef * value_loss - settings.entropy_coef * entropy
+            + settings.kl_coef * kl)
+    with torch.no_grad():
+        clip_fraction = ((ratio - 1.0).abs() > settings.clip).float().mean()
+    parts = {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
+             "entropy": entropy, "kl": kl, "clip_fraction": clip_fraction}
+    return loss, {key: float(value.detach()) for key, value in parts.items()}
+
+
+def _step(optimizer, loss, parameters, max_grad_norm):
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+    optimizer.step()
+
+
+def ppo_update(program: FEXProgram, optimizer: torch.optim.Optimizer, x, targets,
+               model_probs, settings: FEXSettings) -> dict:
+    """One rollout of s masks per instance (s * n black-box queries) and ``ppo_epochs``
+    clipped-objective steps; returns the rollout's mean reward and the last step's parts.
+
+    Args:
+        x: (n, d) instances; targets: (n,) classes explained; model_probs: (n, K) f(x).
+    """
+    masks, log_q_old, rewards = program.rollout(x, targets, settings.trajectory_length)
+    with torch.no_grad():
+        adv = advantages(rewards, program.values(x, targets), settings.normalize_advantages)
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    stats = {}
+    for _ in range(settings.ppo_epochs):
+        loss, stats = ppo_objective(program, x, targets, masks, log_q_old, rewards, adv,
+                                    model_probs, settings)
+        _step(optimizer, loss, parameters, settings.max_grad_norm)
+    return {"reward": float(rewards.mean()), "mask_size": float(masks.sum(-1).mean()), **stats}
+
+
+def elbo_update(program: FEXProgram, optimizer: torch.optim.Optimizer, elbo: TraceGraph_ELBO,
+                x, targets, model_probs, settings: FEXSettings) -> dict:
+    """One score-function step on the ELBO (module docstring) plus the KL tie.
+
+    The program's ``reward_scale`` must be 1 / entropy_coef. The KL term is added in the
+    ELBO's units: each of the s * n rows carries c_KL * KL(p_hat || f) / tau.
+    """
+    optimizer.zero_grad()
+    steps = settings.trajectory_length
+    model = poutine.trace(program.model)  # keeps the last model trace, to report rewards
+    loss = elbo.loss_and_grads(model, program.guide, x, targets, steps, True)
+    rewards = detach_provenance(model.trace.nodes["reward"]["value"])
+    logits = program.logits(x)
+    kl = kl_to_model(logits, model_probs)
+    with torch.no_grad():
+        head = program.target_logits(x, targets, logits)
+        entropy = torch.distributions.Bernoulli(logits=head).entropy().sum(-1).mean()
+    if settings.kl_coef > 0:
+        (program.reward_scale * settings.kl_coef * steps * kl.sum()).backward()
+    if settings.max_grad_norm is not None:
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
+    optimizer.step()
+    # the ELBO per row in reward units: E[c] + tau * (entropy - G log 2)
+    per_row = -loss / (x.shape[0] * steps * program.reward_scale)
+    return {"reward": float(rewards.mean()), "loss": float(loss),
+            "elbo_per_row": float(per_row), "entropy": float(entropy),
+            "kl": float(kl.detach().mean())}
+
+
+def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch.Tensor,
+                 model_probs: torch.Tensor, settings: FEXSettings, epochs: int,
+                 batch_size: int, generator: torch.Generator, classes: str = "predicted",
+                 checkpointer: Checkpointer | None = None, resume: bool = False,
+                 progress: bool | None = None, final_lr_fraction: float = 1.0) -> list[dict]:
+    """Train the policy over ``epochs`` shuffled passes through X; returns per-step stats.
+
+    Args:
+        X: (n, d) training instances (on the policy's device, its dtype).
+        model_probs: (n, K) the black box's probabilities f(X).
+        classes: ``"predicted"`` trains each instance's argmax class head, ``"all"`` every
+            head (K times the queries).
+        checkpointer, resume: save every ``checkpointer.every`` steps (networks, optimizer,
+            RNG states, the epoch's order, the stats so far); ``resume`` continues from the
+            file, ending with exactly the weights of an uninterrupted run.
+        final_lr_fraction: the learning rate decays geometrically from its initial value
+            to this fraction of it over the run (a function of the step, so resuming
+            needs no scheduler state); 1 keeps it constant.
+
+    The caller seeds torch's global RNG (mask draws) and ``generator`` (data order).
+    """
+    n, n_classes = model_probs.shape
+    targets = model_probs.argmax(-1)
+    steps_per_epoch = math.ceil(n / batch_size)
+    total = int(epochs) * steps_per_epoch
+    modules = {"policy": program.policy, "value": program.value}
+    elbo = TraceGraph_ELBO(max_plate_nesting=2) if settings.objective == "elbo" else None
+    initial_lr = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+    step, order, history = 0, None, []
+    if resume:
+        if checkpointer is None or checkpointer.path is None:
+            raise ValueError("resume=True needs checkpoint=<path>")
+        step, extra = checkpointer.restore(modules, optimizer, generator)
+        order = extra.get("order")
+        saved = extra.get("history", {})
+        history = [dict(zip(saved, row, strict=True))
+                   for row in zip(*(v.tolist() for v in saved.values()), strict=True)]
+        if step > total:
+            raise ValueError(f"the checkpoint is at step {step}, beyond this fit's {total} steps")
+    with progress_bar(total, f"FEX ({settings.objective})", progress) as bar:
+        bar.update(step)
+        while step < total:
+            position = step % steps_per_epoch
+            if position == 0 or order is None:
+                order = torch.randperm(n, generator=generator)
+            index = order[position * batch_size:(position + 1) * batch_size].to(X.device)
+            x, y, probs = X[index], targets[index], model_probs[index]
+            for group, lr in zip(optimizer.param_groups, initial_lr, strict=True):
+                group["lr"] = lr * final_lr_fraction ** (step / total)
+            if classes == "all":
+                y = torch.arange(n_classes, device=X.device).repeat_interleave(len(index))
+                x, probs = x.repeat(n_classes, 1), probs.repeat(n_classes, 1)
+            if elbo is None:
+                stats = ppo_update(program, optimizer, x, y, probs, settings)
+            else:
+                stats = elbo_update(program, optimizer, elbo, x, y, probs, settings)
+            history.append({"step": step, "epoch": step // steps_per_epoch, **stats})
+            step += 1
+            bar.update()
+            bar.set_postfix(reward=f"{stats['reward']:.4g}")
+            if checkpointer is not None and checkpointer.due(step):
+                columns = {key: torch.tensor([row[key] for row in history], dtype=torch.float64)
+                           for key in history[0]}
+                checkpointer.save(step, modules, optimizer, generator,
+                                  extra={"order": order.cpu(), "history": columns})
+    return history
