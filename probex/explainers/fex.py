@@ -44,6 +44,17 @@ __all__ = ["FEX", "FeatureGroups"]
 _CHUNK = 8192  # rows per policy forward pass in explain
 
 
+def _positive_int(name: str, value) -> int:
+    """``value`` as an int >= 1, or a ValueError naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not number.is_integer() or number < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(number)
+
+
 class FEX:
     """Amortized explanations: a mask policy trained once, one forward pass per input.
 
@@ -107,6 +118,8 @@ class FEX:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
         check_choice("classes", classes, ("predicted", "all"))
         check_choice("reward", reward, ("ratio", "gain"))
+        if isinstance(replacement, str):
+            check_choice("replacement", replacement, ("mean", "median", "zero"))
         self.n_classes = int(n_classes)
         self.explainer_spec = explainer
         self.group_spec = feature_groups
@@ -121,11 +134,13 @@ class FEX:
                                     int(ppo_epochs), float(entropy_coef), float(kl_coef),
                                     float(value_coef))
         self.classes = classes
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {learning_rate}")
         self.learning_rate = float(learning_rate)
         if not 0 < final_lr_fraction <= 1:
             raise ValueError(f"final_lr_fraction must be in (0, 1], got {final_lr_fraction}")
         self.final_lr_fraction = float(final_lr_fraction)
-        self.hidden = tuple(int(h) for h in hidden)
+        self.hidden = tuple(_positive_int("hidden layer width", h) for h in hidden)
         self.image_shape = image_shape
         self.seed = int(seed)
         self.device = resolve_device(device)
@@ -180,15 +195,12 @@ class FEX:
                 uninterrupted run would have.
         """
         X = as_matrix(X, "X", n_features=self.bb.n_features)
-        if int(epochs) < 1 or int(batch_size) < 1:
-            raise ValueError("epochs and batch_size must be positive integers")
+        epochs = _positive_int("epochs", epochs)
+        batch_size = _positive_int("batch_size", batch_size)
         self.bb.bind_features(X.shape[1])
         if self.program is None:
             self._build(X.shape[1])
-        if device is not None:
-            self.device = resolve_device(device)
-            self.program.policy.to(self.device)
-            self.program.value.to(self.device)
+        self._move(device)
         queries_before = self.bb.n_queries
         model_probs = self.bb.predict(X)
         if model_probs.shape[1] != self.n_classes:
@@ -196,6 +208,9 @@ class FEX:
                              f"n_classes={self.n_classes}")
         background = self.background if self.background is not None else X
         baseline = MaskPerturbation(background, replacement=self.replacement).baseline
+        if baseline.shape != (X.shape[1],):
+            raise ValueError(f"the replacement baseline has {baseline.shape[0]} features (from "
+                             f"background= or replacement=); X has {X.shape[1]}")
         self.program.reward = MaskReward(self.bb, baseline, self.groups, self.reward_kind)
         dtype = self._dtype()
         parameters = [*self.program.policy.parameters(), *self.program.value.parameters()]
@@ -212,6 +227,14 @@ class FEX:
         self.history_ = pd.DataFrame(history)
         self.n_queries_fit_ = self.bb.n_queries - queries_before
         return self
+
+    def _move(self, device) -> None:
+        """Move the policy and value networks to ``device`` (``None``: leave them)."""
+        if device is None:
+            return
+        self.device = resolve_device(device)
+        self.program.policy.to(self.device)
+        self.program.value.to(self.device)
 
     # ------------------------------------------------------------------ explaining
     def _forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -234,28 +257,33 @@ class FEX:
             raise ValueError(f"target classes must be in 0..{self.n_classes - 1}")
         return targets.long()
 
-    def attributions(self, X, target="predicted") -> tuple[np.ndarray, np.ndarray]:
-        """lambda for each feature, (n, d), and the explained classes (n,): the fast path
-        of :meth:`explain` (no Explanation object, no black-box queries)."""
-        unit_lam, targets, _ = self._attributions(X, target)
+    def attributions(self, X, target="predicted", device=None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """lambda for each feature, (n, d) in [0, 1], and the explained classes (n,): the
+        fast path of :meth:`explain` (no Explanation object, no black-box queries).
+        ``target`` and ``device`` as in :meth:`explain`."""
+        unit_lam, targets, _ = self._attributions(X, target, device)
         return self.groups.expand(torch.from_numpy(unit_lam)).numpy(), targets
 
-    def _attributions(self, X, target):
+    def _attributions(self, X, target, device=None):
         """Per-unit lambda (n, G), explained classes (n,) and p_hat (n, K), as numpy."""
         if not self.is_fitted:
             raise ValueError("FEX is not trained: call fit(X_train) first")
+        self._move(device)
         X = as_tensor(X, "X", dtype=self._dtype(), device=self.device)
         if X.ndim != 2 or X.shape[1] != self.groups.n_features:
             raise ValueError(f"X must have shape (n, {self.groups.n_features}); got "
                              f"{tuple(X.shape)}")
+        if X.shape[0] == 0:
+            raise ValueError("X has no rows")
         logits = self._forward(X)
         targets = self._resolve_targets(target, logits)
         unit_lam = torch.sigmoid(self.program.target_logits(X, targets, logits).double())
         p_hat = policy_class_probabilities(logits.double())
         return unit_lam.cpu().numpy(), targets.cpu().numpy(), p_hat.cpu().numpy()
 
-    def explain(self, X, target="predicted", n_draws: int = 0, seed: int | None = None
-                ) -> Explanation:
+    def explain(self, X, target="predicted", n_draws: int = 0, seed: int | None = None,
+                device=None) -> Explanation:
         """Explain instances X ((d,) or (n, d)) with one forward pass; no black-box queries.
 
         Args:
@@ -265,21 +293,25 @@ class FEX:
             n_draws: 0 stores lambda as the single draw; otherwise that many Bernoulli
                 mask draws m ~ Bernoulli(lambda) (seeded by ``seed``, default the
                 explainer's).
+            device: move the networks there first (default: leave them where ``fit``
+                put them); the explanation comes back as numpy either way.
 
         Returns:
-            an :class:`~probex.Explanation` with mean lambda and sd sqrt(lambda (1 -
-            lambda)) per feature (closed form: the moments of the Bernoulli mask, not an
-            estimation error; lambda is a deterministic function of x). Its InferenceData
-            is built on first use and holds the draws, the explained class
-            (``constant_data`` ``target``) and p_hat (``class_probabilities``). With
-            ``n_draws=0`` ``hdi`` is the degenerate interval of the single draw lambda;
-            with mask draws it is the draws' HDI.
+            an :class:`~probex.Explanation` over the black box's feature names (coordinate
+            ``feature``; ``instance`` for a batch) with mean lambda in [0, 1] and sd
+            sqrt(lambda (1 - lambda)) per feature, shape (d,) or (n, d) (closed form: the
+            moments of the Bernoulli mask, not an estimation error; lambda is a
+            deterministic function of x). Its InferenceData is built on first use and
+            holds the draws, the explained class (``constant_data`` ``target``) and p_hat
+            (``class_probabilities``). With ``n_draws=0`` ``hdi`` is the degenerate
+            interval of the single draw lambda; with mask draws it is the draws' HDI.
         """
         X_in = as_tensor(X, "X")
         single = X_in.ndim == 1
         if int(n_draws) < 0:
             raise ValueError(f"n_draws must be non-negative, got {n_draws}")
-        unit_lam, targets, p_hat = self._attributions(X_in[None] if single else X_in, target)
+        unit_lam, targets, p_hat = self._attributions(X_in[None] if single else X_in, target,
+                                                      device)
         unit_lam = torch.from_numpy(unit_lam)
         lam = self.groups.expand(unit_lam).numpy()
         sd = np.sqrt(lam * (1.0 - lam))

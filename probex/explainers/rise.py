@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from probex._checks import as_matrix, as_tensor, check_choice
+from probex._checks import as_matrix, as_tensor, check_choice, resolve_device
 from probex.blackbox import BlackBox, as_blackbox
 from probex.explanation import Explanation
 from probex.models.fex_policy import FeatureGroups
@@ -42,13 +42,17 @@ class RISE:
         feature_groups: ``None`` (mask features), d group ids or index lists (e.g.
             :meth:`probex.models.fex_policy.FeatureGroups.image_patches`).
         n_draws: batch means stored as draws (must divide ``n_masks``).
-        seed: seeds the masks; the same seed gives the same explanation.
+        seed: seeds the masks; the same seed gives the same explanation (the masks are
+            drawn on the CPU, so also on any device).
+        device: where the masked inputs and the weighted sums are computed (default: the
+            black box's device); results come back as numpy.
     """
 
     method = "RISE"
 
     def __init__(self, bb: BlackBox, background=None, replacement="mean", n_masks: int = 1000,
-                 p_keep: float = 0.5, feature_groups=None, n_draws: int = 20, seed: int = 0):
+                 p_keep: float = 0.5, feature_groups=None, n_draws: int = 20, seed: int = 0,
+                 device=None):
         self.bb = as_blackbox(bb)
         if self.bb.task != "classification":
             raise ValueError("RISE weights masks by class probabilities: use a classifier")
@@ -57,6 +61,10 @@ class RISE:
         self.bb.bind_features(d)
         self.groups = (feature_groups if isinstance(feature_groups, FeatureGroups)
                        else FeatureGroups(feature_groups, d))
+        if self.groups.n_features != d:
+            raise ValueError(f"feature_groups cover {self.groups.n_features} features, the "
+                             f"data have {d}")
+        self.device = self.bb.device if device is None else resolve_device(device)
         if not 0 < p_keep < 1:
             raise ValueError(f"p_keep must be in (0, 1), got {p_keep}")
         if int(n_masks) < 2 or int(n_draws) < 1 or int(n_masks) % int(n_draws):
@@ -74,15 +82,21 @@ class RISE:
 
     def explain(self, X, target="predicted") -> Explanation:
         """Explain x (d,) or X (n, d); ``target``: ``"predicted"`` (the model's argmax, n
-        extra queries), a class index or one per instance. Costs n * N queries."""
+        extra queries), a class index or one per instance. Costs n * N queries.
+
+        Returns an :class:`~probex.Explanation` over the d features (the black box's
+        feature names): mean S (d,) or (n, d) in units of the class probability, sd its
+        Monte Carlo standard error, draws (1, n_draws, [n,] d) batch means.
+        """
         x = as_tensor(X, "X")
         single = x.ndim == 1
         X = as_matrix(x[None] if single else x, "X", n_features=self.perturbation.n_features)
         queries_before = self.bb.n_queries
         targets = self._targets(X, target)
-        masks = self.masks()
+        masks = self.masks().to(self.device)
         keep = self.groups.expand(masks)  # (N, d)
-        baseline = self.perturbation.baseline
+        baseline = self.perturbation.baseline.to(self.device)
+        X = X.to(self.device)
         n, d = X.shape
         chunk = max(1, _ELEMENTS_PER_CHUNK // (self.n_masks * d))
         means, sds, draws = [], [], []
@@ -90,8 +104,11 @@ class RISE:
             x_chunk = X[start:start + chunk, None, :]
             inputs = keep * x_chunk + (1.0 - keep) * baseline  # (c, N, d)
             probs = self.bb.predict(inputs.reshape(-1, d)).reshape(*inputs.shape[:2], -1)
+            if int(targets.max()) >= probs.shape[-1]:
+                raise ValueError(f"target class {int(targets.max())} but the model has "
+                                 f"{probs.shape[-1]} classes")
             index = targets[start:start + chunk].view(-1, 1, 1).expand(-1, self.n_masks, 1)
-            f = probs.gather(-1, index.to(probs.device)).squeeze(-1).cpu()  # (c, N)
+            f = probs.gather(-1, index.to(probs.device)).squeeze(-1).to(self.device)  # (c, N)
             m = masks.to(f.dtype)
             terms_sum = f @ m / self.p_keep  # (c, G) sum of the terms f_i M_ij / p
             mean = terms_sum / self.n_masks
@@ -103,9 +120,9 @@ class RISE:
             f_b = f.reshape(f.shape[0], self.n_draws, per_batch)
             m_b = m.reshape(self.n_draws, per_batch, -1)
             draws.append(torch.einsum("cbi,big->bcg", f_b, m_b) / (self.p_keep * per_batch))
-        mean = self.groups.expand(torch.cat(means)).numpy()
-        sd = self.groups.expand(torch.cat(sds)).numpy()
-        draws = self.groups.expand(torch.cat(draws, dim=1)).numpy()[None]  # (1, B, n, d)
+        mean = self.groups.expand(torch.cat(means)).cpu().numpy()
+        sd = self.groups.expand(torch.cat(sds)).cpu().numpy()
+        draws = self.groups.expand(torch.cat(draws, dim=1)).cpu().numpy()[None]  # (1, B, n, d)
         if single:
             mean, sd, draws = mean[0], sd[0], draws[:, :, 0]
         instance_dims = [] if single else ["instance"]

@@ -88,7 +88,10 @@ def _baseline(baseline, background, replacement, n_features: int) -> torch.Tenso
         return value
     if background is None:
         raise ValueError("give baseline= (d,) values or background= data for the replacement")
-    return MaskPerturbation(background, replacement=replacement).baseline
+    value = MaskPerturbation(background, replacement=replacement).baseline
+    if value.shape != (n_features,):
+        raise ValueError(f"background has {value.shape[0]} features but X has {n_features}")
+    return value
 
 
 def _unit_ids(feature_groups, n_features: int) -> torch.Tensor:
@@ -117,6 +120,8 @@ def _targets(bb: BlackBox, X: torch.Tensor, target) -> torch.Tensor:
         targets = targets.expand(n)
     if targets.shape != (n,) or targets.is_floating_point():
         raise ValueError(f"target must be 'predicted', a class index or {n} class indices")
+    if bool((targets < 0).any()):
+        raise ValueError(f"target classes must be non-negative, got {int(targets.min())}")
     return targets.long()
 
 

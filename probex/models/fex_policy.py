@@ -66,7 +66,11 @@ class FeatureGroups:
                 raise ValueError(f"features {np.flatnonzero(ids < 0)[:5].tolist()} are in no "
                                  "group; feature groups must cover every feature")
         else:
-            raw = np.asarray(groups)
+            try:
+                raw = np.asarray(groups)
+            except ValueError as err:  # ragged mixtures of ids and lists
+                raise ValueError(f"feature_groups must be None, {d} integer group ids, or a "
+                                 f"list of index lists; got {groups!r}") from err
             if raw.shape != (d,) or not np.issubdtype(raw.dtype, np.integer):
                 raise ValueError(f"feature_groups must be None, {d} integer group ids, or a "
                                  f"list of index lists; got shape {raw.shape}")

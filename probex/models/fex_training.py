@@ -177,8 +177,11 @@ def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch
         classes: ``"predicted"`` trains each instance's argmax class head, ``"all"`` every
             head (K times the queries).
         checkpointer, resume: save every ``checkpointer.every`` steps (networks, optimizer,
-            RNG states, the epoch's order, the stats so far); ``resume`` continues from the
-            file, ending with exactly the weights of an uninterrupted run.
+            RNG states, the epoch's order, the batch size, the stats so far; written
+            atomically by :class:`probex.checkpoint.Checkpointer`); ``resume`` continues
+            from the file, ending with exactly the weights of an uninterrupted run. A file
+            from other networks, other data (row count) or another batch size is refused
+            with a ``ValueError``.
         final_lr_fraction: the learning rate decays geometrically from its initial value
             to this fraction of it over the run (a function of the step, so resuming
             needs no scheduler state); 1 keeps it constant.
@@ -196,11 +199,24 @@ def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch
     if resume:
         if checkpointer is None or checkpointer.path is None:
             raise ValueError("resume=True needs checkpoint=<path>")
-        step, extra = checkpointer.restore(modules, optimizer, generator)
+        try:
+            step, extra = checkpointer.restore(modules, optimizer, generator)
+        except (RuntimeError, KeyError) as err:  # state dicts of other shapes or names
+            raise ValueError(f"the checkpoint {str(checkpointer.path)!r} does not match this "
+                             f"explainer's networks or optimizer: {err}") from err
         order = extra.get("order")
+        if order is not None and order.numel() != n:
+            raise ValueError(f"the checkpoint was written by a fit on {order.numel()} rows; "
+                             f"this fit has {n}")
+        saved_batch = extra.get("batch_size")
+        if saved_batch is not None and int(saved_batch) != int(batch_size):
+            raise ValueError(f"the checkpoint was written with batch_size={int(saved_batch)}; "
+                             f"this fit has batch_size={batch_size}")
         saved = extra.get("history", {})
         history = [dict(zip(saved, row, strict=True))
                    for row in zip(*(v.tolist() for v in saved.values()), strict=True)]
+        for row in history:
+            row["step"], row["epoch"] = int(row["step"]), int(row["epoch"])
         if step > total:
             raise ValueError(f"the checkpoint is at step {step}, beyond this fit's {total} steps")
     with progress_bar(total, f"FEX ({settings.objective})", progress) as bar:
@@ -228,5 +244,6 @@ def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch
                 columns = {key: torch.tensor([row[key] for row in history], dtype=torch.float64)
                            for key in history[0]}
                 checkpointer.save(step, modules, optimizer, generator,
-                                  extra={"order": order.cpu(), "history": columns})
+                                  extra={"order": order.cpu(), "history": columns,
+                                         "batch_size": int(batch_size)})
     return history

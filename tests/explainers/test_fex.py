@@ -175,3 +175,78 @@ def test_fit_and_explain_on_cuda(synthetic):
     before = bb.n_queries
     e = explainer.explain(X_test)
     assert bb.n_queries == before and e.mean.shape == (len(X_test), D)
+
+
+def test_bad_input_is_named():
+    """Each bad argument gets a ValueError that names it (no torch traceback)."""
+    X = np.random.default_rng(3).normal(size=(64, D))
+
+    def make(**kwargs):
+        return px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, hidden=(8,), **kwargs)
+
+    bad_rows = X.copy()
+    bad_rows[2, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains 1 NaN"):
+        make().fit(bad_rows, epochs=1)
+    bad_rows[2, 1] = np.inf
+    with pytest.raises(ValueError, match="X contains 0 NaN and 1 infinite"):
+        make().fit(bad_rows, epochs=1)
+    with pytest.raises(ValueError, match="X has 3 columns but the model expects 8"):
+        make().fit(X[:, :3], epochs=1)
+    for name, value in [("epochs", 0), ("epochs", 1.5), ("batch_size", -1), ("epochs", "a")]:
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+            make().fit(X, **{"epochs": 1, name: value})
+    with pytest.raises(ValueError, match="n_classes must be at least 2"):
+        px.FEX(px.BlackBox(_synthetic_model, n_features=D), 1)
+    for option, value in [("objective", "sgd"), ("reward", "odds"), ("classes", "some"),
+                          ("replacement", "mode")]:
+        with pytest.raises(ValueError, match=f"unknown {option}='{value}'"):
+            make(**{option: value})
+    with pytest.raises(ValueError, match="learning_rate must be positive"):
+        make(learning_rate=0.0)
+    with pytest.raises(ValueError, match="hidden layer width"):
+        px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, hidden=(0,))
+    with pytest.raises(ValueError, match="overlaps"):
+        make(feature_groups=[[0, 1, 2], [2, 3, 4, 5, 6, 7]])
+    with pytest.raises(ValueError, match=r"features \[7\] are in no group"):
+        make(feature_groups=[[0, 1, 2], [3, 4, 5, 6]])
+    with pytest.raises(ValueError, match="feature_groups cover 9 features, the data have 8"):
+        make(feature_groups=FeatureGroups(None, 9))
+    with pytest.raises(ValueError, match="integer group ids"):
+        make(feature_groups=[[0, 1], 2, 3])
+    with pytest.raises(ValueError, match="baseline has 3 features"):
+        make(background=np.zeros((5, 3))).fit(X, epochs=1)
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        make().fit(X, epochs=1, device="tpu")
+    fitted = make().fit(X, epochs=1, batch_size=32)
+    with pytest.raises(ValueError, match="X contains 1 NaN"):
+        fitted.explain(np.array([np.nan] + [0.0] * (D - 1)))
+    with pytest.raises(ValueError, match="X has no rows"):
+        fitted.explain(np.zeros((0, D)))
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        fitted.explain(X[:2], device="tpu")
+    # device= is accepted and the black box's feature names label the explanation
+    names = [f"f{j}" for j in range(D)]
+    named = px.FEX(px.BlackBox(_synthetic_model, feature_names=names), 2, hidden=(8,))
+    e = named.fit(X, epochs=1, batch_size=32, device="cpu").explain(X[:3], device="cpu")
+    assert e.summary().index.get_level_values(-1)[:D].tolist() == names
+    assert e.idata.posterior["attribution"].coords["feature"].values.tolist() == names
+
+
+def test_resume_refuses_a_checkpoint_of_another_fit(tmp_path):
+    X = np.random.default_rng(4).normal(size=(64, D))
+    path = tmp_path / "fex.pt"
+
+    def make(hidden=(8,)):
+        return px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, hidden=hidden, seed=1)
+
+    make().fit(X, epochs=1, batch_size=16, checkpoint=path, checkpoint_every=2)
+    assert [p.name for p in tmp_path.iterdir()] == ["fex.pt"]  # renamed into place, whole
+    with pytest.raises(ValueError, match="fit on 64 rows; this fit has 48"):
+        make().fit(X[:48], epochs=2, batch_size=16, checkpoint=path, resume=True)
+    with pytest.raises(ValueError, match="batch_size=16; this fit has batch_size=8"):
+        make().fit(X, epochs=1, batch_size=8, checkpoint=path, resume=True)
+    with pytest.raises(ValueError, match="does not match this explainer's networks"):
+        make(hidden=(4,)).fit(X, epochs=1, batch_size=16, checkpoint=path, resume=True)
+    resumed = make().fit(X, epochs=1, batch_size=16, checkpoint=path, resume=True)
+    assert resumed.history_["step"].tolist() == [0, 1, 2, 3]

@@ -75,3 +75,32 @@ def test_feature_groups_share_one_value_and_errors():
     with pytest.raises(ValueError, match="class"):
         px.RISE(_blackbox(), _background(), n_masks=10, n_draws=1).explain(
             np.ones((2, 4)), target=[0, 1, 1])
+
+
+def test_bad_target_groups_and_device():
+    with pytest.raises(ValueError, match="target class 2 but the model has 2 classes"):
+        px.RISE(_blackbox(), _background(), n_masks=10, n_draws=1).explain(
+            np.ones((2, 4)), target=2)
+    with pytest.raises(ValueError, match="feature_groups cover 5 features, the data have 4"):
+        px.RISE(_blackbox(), _background(), feature_groups=FeatureGroups(None, 5))
+    with pytest.raises(ValueError, match="overlaps"):
+        px.RISE(_blackbox(), _background(), feature_groups=[[0, 1], [1, 2, 3]])
+    with pytest.raises(ValueError, match="X contains 1 NaN"):
+        px.RISE(_blackbox(), _background(), n_masks=10, n_draws=1).explain(
+            np.array([1.0, np.nan, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        px.RISE(_blackbox(), _background(), device="tpu")
+    # feature names of the black box label the explanation
+    named = px.BlackBox(_model, feature_names=["a", "b", "c", "d"])
+    e = px.RISE(named, _background(), n_masks=10, n_draws=1, device="cpu").explain(
+        np.ones((2, 4)), target=1)
+    assert e.idata.posterior["attribution"].coords["feature"].values.tolist() == list("abcd")
+
+
+@pytest.mark.gpu
+def test_rise_on_cuda_matches_cpu():
+    x = np.array([[1.0, 2.0, -1.0, 0.5]])
+    cpu = px.RISE(_blackbox(), _background(), n_masks=200, seed=1).explain(x, target=1)
+    gpu = px.RISE(_blackbox(), _background(), n_masks=200, seed=1, device="cuda").explain(
+        x, target=1)
+    assert np.allclose(cpu.mean, gpu.mean) and np.allclose(cpu.sd, gpu.sd)

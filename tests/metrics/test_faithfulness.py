@@ -85,3 +85,18 @@ def test_bad_input():
         deletion_auc(bb, np.ones((1, 3)), np.ones((1, 3)))
     with pytest.raises(ValueError, match="NaN"):
         deletion_auc(bb, np.ones((1, 3)), np.array([[np.nan, 1, 2]]), baseline=np.zeros(3))
+
+
+def test_bad_background_and_target():
+    clf = px.BlackBox(lambda X: 1 / (1 + np.exp(-(X @ W))), n_features=3)
+    X = np.ones((2, 3))
+    with pytest.raises(ValueError, match="background has 2 features but X has 3"):
+        deletion_auc(clf, X, X, background=np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="non-negative"):
+        deletion_auc(clf, X, X, background=np.zeros((4, 3)), target=-1)
+    with pytest.raises(ValueError, match="target class 2 but the model has 2 classes"):
+        insertion_auc(clf, X, X, background=np.zeros((4, 3)), target=2)
+    with pytest.raises(ValueError, match="X contains 1 NaN"):
+        deletion_auc(clf, np.array([[1.0, np.nan, 0.0]]), X[:1], background=np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="X has 2 columns but the model expects 3"):
+        random_reference(clf, np.ones((2, 2)), background=np.zeros((4, 3)))
