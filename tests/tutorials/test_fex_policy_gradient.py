@@ -40,13 +40,16 @@ def test_digits_table_reproduces_from_saved_attributions(tutorial_output):
     groups = FeatureGroups.image_patches(8, 8, 2)
     X = data.X_test[:len(saved["targets"])]
     assert np.array_equal(bb.predict(X).argmax(-1).numpy(), saved["targets"])
+    # The network is float32 and is retrained here, so its probabilities (and hence the
+    # AUCs) agree with the tutorial's only to float32 rounding, ~1e-8 on CI; a different
+    # attribution map would move an AUC by 1e-3 or more.
     for label in ("FEX (PPO)", "RISE", "KernelSHAP (BayesSHAP)"):
         kwargs = {"background": data.X_train, "target": saved["targets"],
                   "feature_groups": groups}
         assert deletion_auc(bb, X, saved[label], **kwargs).mean_auc == pytest.approx(
-            table[label]["deletion_auc"], abs=1e-9)
+            table[label]["deletion_auc"], abs=1e-6)
         assert insertion_auc(bb, X, saved[label], **kwargs).mean_auc == pytest.approx(
-            table[label]["insertion_auc"], abs=1e-9)
+            table[label]["insertion_auc"], abs=1e-6)
     # FEX's lambda is a probability per patch
     fex = saved["FEX (PPO)"]
     assert fex.min() >= 0 and fex.max() <= 1
