@@ -70,7 +70,7 @@ def test_shapes_under_vectorized_particles_and_predictive():
     model = partial(temperature_model, log_probs, labels, bins, 4)
     guide = AutoNormal(model)
     loss = Trace_ELBO(num_particles=5, vectorize_particles=True, max_plate_nesting=1)
-    assert np.isfinite(float(loss.differentiable_loss(model, guide)))
+    assert np.isfinite(float(loss.differentiable_loss(model, guide).detach()))
     draws = Predictive(model, guide=guide, num_samples=7, parallel=True,
                        return_sites=["temperature", "label"])()
     assert draws["temperature"].reshape(7, -1).shape == (7, 4)
