@@ -7,7 +7,7 @@ less than 5x one. The joint (coefficients sampled) and collapsed (coefficients
 integrated out, :mod:`probex.models.collapsed_surrogate`) models are both timed for the
 horseshoe, with leapfrog steps per draw.
 
-    python benchmarks/bench_nuts.py [--quick]
+    python benchmarks/bench_nuts.py [--quick] [--only horseshoe-collapsed|horseshoe-joint|laplace]
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ def timed_explanation(explainer, X, n_samples):
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer draws and instances")
+    parser.add_argument("--only", choices=("horseshoe-collapsed", "horseshoe-joint", "laplace"),
+                        help="time one row (the full table takes over an hour on 2 cores)")
     args = parser.parse_args(argv)
     draws, batch = (200, 20) if args.quick else (500, 100)
 
@@ -44,7 +46,10 @@ def main(argv=None) -> dict:
     for name, prior, marginalize in (("horseshoe", px.priors.Horseshoe(), True),
                                      ("horseshoe", px.priors.Horseshoe(), False),
                                      ("laplace", px.priors.Laplace(0.05), False)):
+        label = "collapsed" if marginalize else "joint"
         if not marginalize and name == "horseshoe" and args.quick:
+            continue
+        if args.only and args.only != f"{name}-{label}" and args.only != name:
             continue
         runner = NUTSRunner(num_samples=draws, num_warmup=draws, num_chains=2, seed=0)
         explainer = px.BayesLIME(bb, background=data.X_train, prior=prior, inference=runner,
@@ -53,7 +58,6 @@ def main(argv=None) -> dict:
         many, e_many = timed_explanation(explainer, data.X_test[:batch], 500)
         steps = float(e_one.idata.sample_stats["n_steps"].mean())
         r_hat = float(max(e_one.summary()["r_hat"].max(), e_many.summary()["r_hat"].max()))
-        label = "collapsed" if marginalize else "joint"
         results[f"{name}-{label}"] = {"one": one, "many": many, "ratio": many / one,
                                       "steps": steps, "r_hat": r_hat}
         print(f"{name:<12} {label:<10} {one:>13.1f} {many:>16.1f} {many / one:>6.2f} "
