@@ -4,27 +4,16 @@ ones, and the figures are written."""
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tutorials" / "eagle_information_gain.py"
-
 
 @pytest.fixture(scope="module")
-def tutorial_output(tmp_path_factory):
+def tutorial_output(run_tutorial, tmp_path_factory):
     out = tmp_path_factory.mktemp("eagle_information_gain")
-    env = {**os.environ, "CI": "1", "PROBEX_TUTORIAL_OUT": str(out), "MPLBACKEND": "Agg",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": str(SCRIPT.parents[1])}
-    run = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return out, json.loads((out / "results.json").read_text()), run.stdout
+    stdout = run_tutorial("eagle_information_gain", out)
+    return out, json.loads((out / "results.json").read_text()), stdout
 
 
 def test_figures_are_written(tutorial_output):

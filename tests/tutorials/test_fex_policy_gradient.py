@@ -2,26 +2,15 @@
 attributions it saved, FEX explains without queries and faster than KernelSHAP."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tutorials" / "fex_policy_gradient.py"
-
 
 @pytest.fixture(scope="module")
-def tutorial_output(tmp_path_factory):
+def tutorial_output(run_tutorial, tmp_path_factory):
     out = tmp_path_factory.mktemp("fex_policy_gradient")
-    env = {**os.environ, "CI": "1", "PROBEX_TUTORIAL_OUT": str(out), "MPLBACKEND": "Agg",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": str(SCRIPT.parents[1])}
-    run = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_tutorial("fex_policy_gradient", out)
     return out, json.loads((out / "results.json").read_text())
 
 

@@ -2,29 +2,17 @@
 selections it saved, and its figures are written."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from probex.metrics import selection_f1, selection_report
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tutorials" / "lex_imputation.py"
-
 
 @pytest.fixture(scope="module")
-def tutorial_output(tmp_path_factory):
+def tutorial_output(run_tutorial, tmp_path_factory):
     out = tmp_path_factory.mktemp("lex_imputation")
-    env = {**os.environ, "CI": "1", "PROBEX_TUTORIAL_OUT": str(out), "MPLBACKEND": "Agg",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": str(SCRIPT.parents[1])}
-    run = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return out, run.stdout
+    return out, run_tutorial("lex_imputation", out)
 
 
 def test_tables_match_saved_selections(tutorial_output):

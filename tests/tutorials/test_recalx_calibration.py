@@ -3,10 +3,6 @@ predictions and attributions it saved, the decomposition closes, figures are wri
 
 import itertools
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,20 +11,14 @@ from scipy import stats
 from probex.metrics import calibration_by_level
 from probex.models.calibration import bin_edges
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tutorials" / "recalx_calibration.py"
 METHODS = ("uncalibrated", "temperature scaling", "ReCalX")
 
 
 @pytest.fixture(scope="module")
-def tutorial_output(tmp_path_factory):
+def tutorial_output(run_tutorial, tmp_path_factory):
     out = tmp_path_factory.mktemp("recalx_calibration")
-    env = {**os.environ, "CI": "1", "PROBEX_TUTORIAL_OUT": str(out), "MPLBACKEND": "Agg",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": str(SCRIPT.parents[1])}
-    run = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return out, json.loads((out / "results.json").read_text()), run.stdout
+    stdout = run_tutorial("recalx_calibration", out)
+    return out, json.loads((out / "results.json").read_text()), stdout
 
 
 def test_calibration_tables_follow_from_saved_predictions(tutorial_output):
