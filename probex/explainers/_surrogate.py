@@ -15,6 +15,7 @@ import xarray as xr
 
 from probex import __version__
 from probex._checks import check_choice
+from probex.blackbox import BlackBox, as_blackbox
 from probex.explanation import Explanation
 from probex.inference import NormalInverseGammaPosterior, NUTSRunner, SVIRunner
 from probex.inference.draws import PosteriorDraws
@@ -30,13 +31,48 @@ from probex.models.surrogate import (
     center,
     sample_intercept,
 )
-from probex.perturb import PerturbationSet
-from probex.priors import NormalInverseGamma, Prior
+from probex.perturb import PerturbationSet, make_perturbation
+from probex.priors import NormalInverseGamma, Prior, as_prior
 
-__all__ = ["SurrogateFit", "resolve_inference", "conjugate_posterior", "fit_surrogate",
-           "surrogate_explanation"]
+__all__ = ["SurrogateExplainer", "SurrogateFit", "resolve_inference", "conjugate_posterior",
+           "fit_surrogate", "surrogate_explanation"]
 
 _INFERENCE = ("auto", "exact", "svi", "nuts")
+
+
+class SurrogateExplainer:
+    """The set-up every explainer shares that fits the surrogate to a perturbation scheme
+    (BayesLIME, BayesSHAP, EAGLE): black box, prior, scheme, seed and inference path.
+
+    The arguments are documented on those classes; a subclass sets the scheme it uses
+    when none is named through ``_default_perturbation`` and ``_default_kernel``.
+    """
+
+    _default_kernel = "lime"
+    _default_perturbation = "gaussian"
+
+    def __init__(self, bb: BlackBox, background=None, kernel: str | None = None,
+                 perturbation=None, prior=None, inference="auto",
+                 kernel_width: float | None = None, marginalize: bool = True, seed: int = 0,
+                 num_draws: int = 1000, num_chains: int = 4, progress: bool | None = None):
+        self.bb = as_blackbox(bb)
+        self.prior = as_prior(prior)
+        self.perturbation = make_perturbation(
+            perturbation or self._default_perturbation, background,
+            kernel or self._default_kernel, kernel_width)
+        self.bb.bind_features(self.perturbation.n_features)
+        self.seed = int(seed)
+        self.inference = resolve_inference(inference, self.prior, self.seed, self.bb.device,
+                                           progress)
+        self.marginalize = bool(marginalize)
+        self.num_draws = int(num_draws)
+        self.num_chains = int(num_chains)
+        self.progress = progress
+
+    @property
+    def kernel(self) -> str:
+        """The locality kernel of the perturbation scheme (``"lime"``, ``"shap"``, ...)."""
+        return self.perturbation.kernel
 
 
 def resolve_inference(inference, prior: Prior, seed: int, device=None, progress=None):

@@ -12,23 +12,21 @@ import numpy as np
 import torch
 
 from probex._checks import as_tensor
-from probex.blackbox import BlackBox, as_blackbox
 from probex.explainers._surrogate import (
+    SurrogateExplainer,
     conjugate_posterior,
     fit_surrogate,
-    resolve_inference,
     surrogate_explanation,
 )
 from probex.explanation import Explanation
 from probex.inference.design import perturbations_to_goal, predictive_variance
 from probex.models.surrogate import center
-from probex.perturb import PerturbationSet, make_perturbation
-from probex.priors import as_prior
+from probex.perturb import PerturbationSet
 
 __all__ = ["BayesLIME", "BayesSHAP"]
 
 
-class BayesLIME:
+class BayesLIME(SurrogateExplainer):
     """Bayesian LIME: a posterior over a local linear surrogate's coefficients.
 
     Args:
@@ -53,29 +51,6 @@ class BayesLIME:
     """
 
     method = "BayesLIME"
-    _default_kernel = "lime"
-    _default_perturbation = "gaussian"
-
-    def __init__(self, bb: BlackBox, background=None, kernel: str | None = None,
-                 perturbation=None, prior=None, inference="auto",
-                 kernel_width: float | None = None, marginalize: bool = True, seed: int = 0,
-                 num_draws: int = 1000, num_chains: int = 4, progress: bool | None = None):
-        self.bb = as_blackbox(bb)
-        self.prior = as_prior(prior)
-        self.perturbation = make_perturbation(
-            perturbation or self._default_perturbation, background,
-            kernel or self._default_kernel, kernel_width)
-        self.bb.bind_features(self.perturbation.n_features)
-        self.seed = int(seed)
-        self.inference = resolve_inference(inference, self.prior, self.seed, self.bb.device,
-                                           progress)
-        self.marginalize = bool(marginalize)
-        self.num_draws = int(num_draws)
-        self.num_chains = int(num_chains)
-
-    @property
-    def kernel(self) -> str:
-        return self.perturbation.kernel
 
     # ------------------------------------------------------------------ public verbs
     def explain(self, x, n_samples: int = 1000, *, target_width: float | None = None,

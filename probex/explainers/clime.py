@@ -28,13 +28,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from scipy import stats
 
-from probex._checks import as_tensor
 from probex.blackbox import BlackBox, as_blackbox
 from probex.explainers._surrogate import fit_surrogate, resolve_inference, surrogate_explanation
-from probex.explainers.smoothgrad import check_n_samples, check_sigma, isotropic_perturbation
+from probex.explainers.smoothgrad import check_n_samples, check_sigma, gaussian_neighbourhood
 from probex.explanation import Explanation
 from probex.priors import NormalInverseGamma, as_prior
 
@@ -91,16 +89,9 @@ class CLIME:
         inference ``mean`` is the (negligibly shrunk) least-squares slope.
         """
         n = self.n_samples if n_samples is None else check_n_samples(n_samples)
-        x = as_tensor(x, "x")
-        single = x.ndim == 1
-        instances = x.unsqueeze(0) if single else x
-        if instances.ndim != 2:
-            raise ValueError(f"x must have shape (d,) or (n_instances, d); got {tuple(x.shape)}")
+        instances, single, perturbations = gaussian_neighbourhood(self.bb, x, n, self.sigma,
+                                                                  self.seed)
         d = instances.shape[1]
-        self.bb.bind_features(d)
-        generator = torch.Generator().manual_seed(self.seed)
-        perturbation = isotropic_perturbation(d, self.sigma)
-        perturbations = perturbation.sample(instances, n, generator, include_anchors=False)
         before = self.bb.n_queries
         y = self.bb(perturbations.inputs.reshape(-1, d)).reshape(-1, n)
         prediction = self.bb(instances)

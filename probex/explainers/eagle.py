@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 from probex._checks import as_tensor
-from probex.blackbox import BlackBox, as_blackbox
 from probex.explainers._surrogate import (
+    SurrogateExplainer,
     fit_surrogate,
-    resolve_inference,
     surrogate_explanation,
 )
 from probex.explanation import Explanation
@@ -33,13 +32,13 @@ from probex.inference.design import (
     nig_information_offset,
 )
 from probex.inference.space_filling import space_filling_design
-from probex.perturb import PerturbationSet, make_perturbation
-from probex.priors import NormalInverseGamma, as_prior
+from probex.perturb import PerturbationSet
+from probex.priors import NormalInverseGamma
 
 __all__ = ["EAGLE"]
 
 
-class EAGLE:
+class EAGLE(SurrogateExplainer):
     """Bayesian active learning of a local linear surrogate.
 
     Each round draws a pool of candidate perturbations from the scheme's distribution,
@@ -73,27 +72,6 @@ class EAGLE:
     """
 
     method = "EAGLE"
-
-    def __init__(self, bb: BlackBox, background=None, kernel: str | None = None,
-                 perturbation=None, prior=None, inference="auto",
-                 kernel_width: float | None = None, marginalize: bool = True, seed: int = 0,
-                 num_draws: int = 1000, num_chains: int = 4, progress: bool | None = None):
-        self.bb = as_blackbox(bb)
-        self.prior = as_prior(prior)
-        self.perturbation = make_perturbation(perturbation or "gaussian", background,
-                                              kernel or "lime", kernel_width)
-        self.bb.bind_features(self.perturbation.n_features)
-        self.seed = int(seed)
-        self.inference = resolve_inference(inference, self.prior, self.seed, self.bb.device,
-                                           progress)
-        self.marginalize = bool(marginalize)
-        self.num_draws = int(num_draws)
-        self.num_chains = int(num_chains)
-        self.progress = progress
-
-    @property
-    def kernel(self) -> str:
-        return self.perturbation.kernel
 
     def explain(self, x, budget: int = 1000, *, batch_size: int | None = None,
                 tol: float | None = None, pool_size: int = 2000,

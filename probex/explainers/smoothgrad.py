@@ -29,10 +29,11 @@ import torch
 from probex._checks import as_tensor, resolve_device
 from probex.blackbox import BlackBox
 from probex.explanation import Explanation
-from probex.perturb import GaussianPerturbation
+from probex.perturb import GaussianPerturbation, PerturbationSet
 
-__all__ = ["SmoothGrad", "isotropic_perturbation", "logistic_smoothgrad",
-           "smoothgrad_deviation_bound", "smoothgrad_sample_size", "smoothed_gradient_lipschitz"]
+__all__ = ["SmoothGrad", "isotropic_perturbation", "gaussian_neighbourhood",
+           "logistic_smoothgrad", "smoothgrad_deviation_bound", "smoothgrad_sample_size",
+           "smoothed_gradient_lipschitz"]
 
 
 def isotropic_perturbation(n_features: int, sigma: float) -> GaussianPerturbation:
@@ -42,6 +43,31 @@ def isotropic_perturbation(n_features: int, sigma: float) -> GaussianPerturbatio
     """
     return GaussianPerturbation(std=torch.ones(int(n_features), dtype=torch.float64),
                                 scale=sigma, kernel="none")
+
+
+def gaussian_neighbourhood(bb: BlackBox, x, n: int, sigma: float, seed: int
+                           ) -> tuple[torch.Tensor, bool, PerturbationSet]:
+    """The perturbations SmoothGrad and C-LIME both average over: ``n`` draws
+    a = x + N(0, sigma^2 I) per instance, seeded by ``seed`` (no anchor row).
+
+    Args:
+        bb: the black box (its feature count is bound to x's).
+        x: one instance (d,) or B instances (B, d).
+
+    Returns:
+        (instances (B, d), whether x was a single instance, perturbations with z and
+        inputs of shape (B, n, d)).
+    """
+    x = as_tensor(x, "x")
+    single = x.ndim == 1
+    instances = x.unsqueeze(0) if single else x
+    if instances.ndim != 2:
+        raise ValueError(f"x must have shape (d,) or (n_instances, d); got {tuple(x.shape)}")
+    bb.bind_features(instances.shape[1])
+    generator = torch.Generator().manual_seed(seed)
+    perturbations = isotropic_perturbation(instances.shape[1], sigma).sample(
+        instances, n, generator, include_anchors=False)
+    return instances, single, perturbations
 
 
 def check_sigma(sigma) -> float:
@@ -122,16 +148,9 @@ class SmoothGrad:
             ``observed_data`` the outputs f(a).
         """
         n = self.n_samples if n_samples is None else check_n_samples(n_samples)
-        x = as_tensor(x, "x")
-        single = x.ndim == 1
-        instances = x.unsqueeze(0) if single else x
-        if instances.ndim != 2:
-            raise ValueError(f"x must have shape (d,) or (n_instances, d); got {tuple(x.shape)}")
+        instances, single, perturbations = gaussian_neighbourhood(self.bb, x, n, self.sigma,
+                                                                  self.seed)
         d = instances.shape[1]
-        self.bb.bind_features(d)
-        generator = torch.Generator().manual_seed(self.seed)
-        perturbations = isotropic_perturbation(d, self.sigma).sample(
-            instances, n, generator, include_anchors=False)
         before = self.bb.n_queries
         values, gradients = self.bb.gradient(perturbations.inputs.reshape(-1, d))
         gradients = gradients.cpu().reshape(-1, n, d)

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from probex.datasets.networks import MLP
+
 __all__ = [
     "FeatureGroups",
     "PolicyMLP",
@@ -164,21 +166,12 @@ class PolicyCNN(nn.Module):
         return maps @ self.pooling.to(maps.dtype) + offsets
 
 
-class ValueMLP(nn.Module):
-    """v(x): (n, d) -> expected reward of each class head (n, K), the policy's baseline."""
+class ValueMLP(MLP):
+    """v(x): (n, d) -> expected reward of each class head (n, K), the policy's baseline:
+    a ReLU :class:`~probex.datasets.MLP` with one hidden layer of 64 by default."""
 
     def __init__(self, n_features: int, n_classes: int, hidden: tuple[int, ...] = (64,)):
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = n_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        layers.append(nn.Linear(width, n_classes))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        super().__init__(n_features, n_classes, hidden)
 
 
 def build_policy(spec, n_features: int, n_classes: int, groups: FeatureGroups,

@@ -61,6 +61,12 @@ __all__ = [
 IMPUTATIONS = ("zero", "mean", "marginal", "gaussian", "gmm", "factor", "factor_mixture")
 
 
+def _check_mixture_weights(weights: torch.Tensor) -> None:
+    """A ValueError unless the (K,) mixture weights are non-negative and sum to 1."""
+    if float(weights.min()) < 0 or abs(float(weights.sum()) - 1) > 1e-6:
+        raise ValueError("mixture weights must be non-negative and sum to 1")
+
+
 class Imputation(nn.Module):
     """Base class: ``sample(x, z, n_imputations)`` -> x_tilde of shape (M, ..., d)."""
 
@@ -127,8 +133,7 @@ class GaussianMixtureImputation(Imputation):
             raise ValueError(f"inconsistent mixture shapes: weights {tuple(weights.shape)}, "
                              f"means {tuple(means.shape)}, covariances "
                              f"{tuple(covariances.shape)}")
-        if float(weights.min()) < 0 or abs(float(weights.sum()) - 1) > 1e-6:
-            raise ValueError("mixture weights must be non-negative and sum to 1")
+        _check_mixture_weights(weights)
         chol, info = torch.linalg.cholesky_ex(covariances)
         if int(info.max()) != 0:
             raise ValueError("every covariance must be positive definite")
@@ -253,8 +258,7 @@ class FactorMixtureImputation(Imputation):
             raise ValueError(f"inconsistent factor shapes: weights {tuple(weights.shape)}, "
                              f"means {tuple(means.shape)}, loadings {tuple(loadings.shape)}, "
                              f"noise_variance {tuple(psi.shape)}")
-        if float(weights.min()) < 0 or abs(float(weights.sum()) - 1) > 1e-6:
-            raise ValueError("mixture weights must be non-negative and sum to 1")
+        _check_mixture_weights(weights)
         if float(psi.min()) <= 0:
             raise ValueError("noise_variance must be positive")
         self.register_buffer("weights", weights)
