@@ -15,9 +15,8 @@ masks with imputation; L2X, INVASE and REAL-X as configurations), FEX (amortized
 policy) and RISE (random-mask saliency).
 """
 
-__version__ = "0.1.0"
-
 from probex import inference, perturb, priors  # noqa: E402
+from probex._version import __version__
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.explainers import (  # noqa: E402
     CLIME,

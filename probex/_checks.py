@@ -7,6 +7,8 @@ traceback.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +22,14 @@ __all__ = [
     "check_choice",
     "resolve_device",
     "feature_names_or_default",
+    "check_count",
+    "check_seed",
+    "check_probability",
+    "check_positive",
+    "MAX_SEED",
 ]
+
+MAX_SEED = 2**32  # seeds are non-negative integers below this (numpy's and torch's range)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -43,17 +52,69 @@ def check_choice(name: str, value, choices: Sequence) -> None:
         raise ValueError(f"unknown {name}={value!r}; expected one of {options}")
 
 
+def check_count(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int in [minimum, maximum], or a ValueError naming ``name``.
+
+    Only integers count (``numbers.Integral``: int, numpy integers); floats, strings and
+    booleans are refused, so a count never silently truncates.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={value} is larger than the most allowed, {maximum}")
+    return value
+
+
+def check_seed(seed) -> int:
+    """A seed as a non-negative integer below 2**32, or a ValueError naming ``seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not (
+            0 <= int(seed) < MAX_SEED):
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    return int(seed)
+
+
+def check_probability(name: str, value, *, open_interval: bool = True) -> float:
+    """A probability in (0, 1) (or [0, 1] with ``open_interval=False``) as a float."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}") from None
+    inside = 0 < value < 1 if open_interval else 0 <= value <= 1
+    if not inside:
+        bounds = "(0, 1)" if open_interval else "[0, 1]"
+        raise ValueError(f"{name} must be in {bounds}, got {value!r}")
+    return value
+
+
+def check_positive(name: str, value, *, allow_none: bool = False) -> float | None:
+    """A positive finite number as a float (``None`` passes through if allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return number
+
+
 def check_finite(tensor: torch.Tensor, what: str) -> None:
     """Raise ``ValueError`` naming ``what`` if ``tensor`` holds NaN or infinite values."""
     if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
         bad = ~torch.isfinite(tensor)
         n_nan = int(torch.isnan(tensor).sum())
         n_inf = int(bad.sum()) - n_nan
-        first = tuple(int(i) for i in bad.nonzero()[0])
-        raise ValueError(
-            f"{what} contains {n_nan} NaN and {n_inf} infinite value(s) "
-            f"(first at index {first if len(first) > 1 else first[0]})"
-        )
+        where = ""
+        if tensor.ndim:
+            first = tuple(int(i) for i in bad.nonzero()[0])
+            where = f" (first at index {first if len(first) > 1 else first[0]})"
+        raise ValueError(f"{what} contains {n_nan} NaN and {n_inf} infinite value(s){where}")
 
 
 def as_tensor(
@@ -63,19 +124,42 @@ def as_tensor(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Convert numpy / pandas / torch / nested lists to a finite floating tensor."""
+    """Convert numpy / pandas / torch / nested lists to a finite floating tensor.
+
+    Refused with a ValueError naming ``name``: complex numbers (the imaginary part would be
+    lost), strings and other non-numeric data (``'1.5'`` is not silently parsed), ragged
+    lists, NaN and infinite values. Booleans count as 0 and 1.
+    """
     if isinstance(data, torch.Tensor):
         tensor = data.detach()
+        if tensor.is_complex():
+            raise ValueError(f"{name} must be real-valued, got dtype {tensor.dtype}")
     else:
         if hasattr(data, "to_numpy"):  # pandas
             data = data.to_numpy()
         try:
-            array = np.array(data, dtype=np.float64)  # a writable copy (pandas 3 is read-only)
+            array = np.asarray(data)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} could not be converted to a numeric array: {err}") from err
+        kind = array.dtype.kind
+        if kind == "c":
+            raise ValueError(f"{name} must be real-valued, got complex numbers")
+        if kind == "O":  # mixed objects: accept only real numbers
+            flat = array.reshape(-1)
+            bad = [v for v in flat if isinstance(v, (complex, str, bytes)) or
+                   not isinstance(v, (numbers.Real, np.number))]
+            if bad:
+                raise ValueError(f"{name} must hold real numbers only; found {bad[0]!r} "
+                                 f"({type(bad[0]).__name__})")
+        elif kind not in "biuf":
+            what = {"U": "strings", "S": "bytes", "M": "dates",
+                    "m": "time deltas"}.get(kind, f"dtype {array.dtype}")
+            raise ValueError(f"{name} must be numeric, got {what}")
+        try:
+            array = np.array(array, dtype=np.float64)  # a writable copy (pandas 3 is read-only)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{name} could not be converted to a numeric array: {err}") from err
         tensor = torch.from_numpy(array)
-    if tensor.is_complex():
-        raise ValueError(f"{name} must be real-valued, got dtype {tensor.dtype}")
     tensor = tensor.to(dtype=dtype, device=device)
     check_finite(tensor, name)
     return tensor

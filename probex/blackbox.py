@@ -7,6 +7,9 @@ both what goes in and what comes out.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -19,7 +22,7 @@ from probex._checks import (
     resolve_device,
 )
 
-__all__ = ["BlackBox", "as_blackbox"]
+__all__ = ["BlackBox", "QueryCounter", "as_blackbox", "check_target"]
 
 _TASKS = ("classification", "regression")
 _OUTPUTS = ("probabilities", "logits", "values")
@@ -38,9 +41,12 @@ class BlackBox:
             ``predict`` for regression), a ``torch.nn.Module`` or any callable mapping an
             (n, d) array to outputs of shape (n,) or (n, k).
         task: ``"classification"`` or ``"regression"``.
-        target: the output column explained by surrogate methods: a class index for
-            classification, an output index for multi-output regression (ignored when the
-            regression model has a single output).
+        target: the output explained by default: a class index for classification, an
+            output index for multi-output regression (ignored when the regression model has
+            a single output), or ``"predicted"`` (each instance's predicted class). ``None``
+            (default): the explainer's convention, class 1 for binary-style methods (as
+            lime) and the predicted class for RISE, FEX and LEX. Every ``explain`` also
+            takes ``target=`` for one call.
         batch_size: rows per model call; larger queries are split. ``None`` (default):
             4096 for torch modules and torch callables (bounded device memory) and
             100,000 for scikit-learn estimators and numpy callables, whose per-call
@@ -56,14 +62,19 @@ class BlackBox:
         class_names: optional names of the classes, for display.
 
     Attributes:
-        n_queries: total number of rows sent to the model so far.
+        n_queries: total number of rows sent to the model so far (all threads).
+
+    Thread safety: one BlackBox may be shared by explainers running in several threads
+    (if the model itself may be called from several threads): the total ``n_queries`` is
+    updated under a lock, and each explanation counts only the rows its own thread sent
+    (:meth:`counting`).
     """
 
     def __init__(
         self,
         model,
         task: str = "classification",
-        target: int | None = 1,
+        target: int | str | None = None,
         batch_size: int | None = None,
         device: str | torch.device = "cpu",
         feature_names=None,
@@ -83,6 +94,8 @@ class BlackBox:
         self.input_type = input_type
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.n_queries = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
         self.kind = _model_kind(model, task)
         if batch_size is None:
             on_device = self.kind == "torch" or (self.kind == "callable"
@@ -99,9 +112,14 @@ class BlackBox:
                 "'values', classifiers return 'probabilities' or 'logits'"
             )
         self.output = output
-        if target is not None and (not isinstance(target, (int, np.integer)) or target < 0):
-            raise ValueError(f"target must be a non-negative integer index, got {target!r}")
-        self.target = None if target is None else int(target)
+        self.target = check_target(target)
+        if self.kind == "sklearn" and task == "regression" and hasattr(model, "predict_proba"):
+            raise ValueError(
+                f"task='regression' on a {type(model).__name__}, which has predict_proba: "
+                "probex would explain its hard class labels. Use task='classification' to "
+                "explain class probabilities, or wrap model.predict as a callable "
+                "(BlackBox(model.predict, task='regression')) to explain the labels on purpose"
+            )
         self._sklearn_columns = getattr(model, "feature_names_in_", None)
         if n_features is None:
             n_features = getattr(model, "n_features_in_", None)
@@ -114,6 +132,7 @@ class BlackBox:
             None if self.n_features is None
             else feature_names_or_default(feature_names, self.n_features)
         )
+        self.has_feature_names = feature_names is not None  # given, not x0 .. x{d-1}
         self.n_outputs: int | None = None
         if self.kind == "torch":
             self._check_module_device()
@@ -140,6 +159,54 @@ class BlackBox:
                 f"the data has {n_features} features but the model expects {self.n_features}"
             )
 
+    def adopt_feature_names(self, names) -> None:
+        """Take feature names from the user's data (a DataFrame's columns) when the black
+        box has none of its own; with names of its own, they must be the same set."""
+        names = [str(n) for n in names]
+        self.bind_features(len(names))
+        if not self.has_feature_names:
+            self._feature_names = feature_names_or_default(names, self.n_features)
+            self.has_feature_names = True
+
+    # ------------------------------------------------------------------ counting
+    @contextmanager
+    def counting(self):
+        """Count the rows this thread sends to the model inside the block.
+
+        ``with bb.counting() as counter: ...`` then ``counter.n`` is the number of rows
+        queried by this thread in the block (nested blocks each count their own), while
+        ``n_queries`` keeps the total over all threads.
+        """
+        counter = QueryCounter()
+        stack = self._counters()
+        stack.append(counter)
+        try:
+            yield counter
+        finally:
+            stack.remove(counter)
+
+    def _counters(self) -> list:
+        if not hasattr(self._local, "counters"):
+            self._local.counters = []
+        return self._local.counters
+
+    def _count(self, n_rows: int) -> None:
+        with self._lock:
+            self.n_queries += int(n_rows)
+        for counter in self._counters():
+            counter.n += int(n_rows)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        state.pop("_local", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
     @property
     def differentiable(self) -> bool:
         """Whether gradients of the outputs with respect to the inputs are available."""
@@ -152,17 +219,50 @@ class BlackBox:
         )
 
     # ------------------------------------------------------------------ queries
-    def __call__(self, X, level=None) -> torch.Tensor:
+    def __call__(self, X, level=None, target=None) -> torch.Tensor:
         """Target output for each row: shape (n,), float64, on ``device``.
 
-        For classification this is the probability of class ``target``; for regression
-        the (target) output. ``level`` is the perturbation level of each row in [0, 1]
-        (fraction of features replaced); plain black boxes ignore it, calibrated ones
-        (ReCalX) use it.
+        For classification this is the probability of the target class; for regression
+        the (target) output. ``target`` overrides the black box's own for this call: an
+        index, or one index per row ((n,) integers). ``level`` is the perturbation level
+        of each row in [0, 1] (fraction of features replaced); plain black boxes ignore it,
+        calibrated ones (ReCalX) use it.
         """
         outputs = self.predict(X, level=level)
-        column = self._target_column(outputs.shape[1])
-        return outputs[:, column]
+        return self.select_target(outputs, target)
+
+    def select_target(self, outputs: torch.Tensor, target=None) -> torch.Tensor:
+        """The target column of outputs (n, k): ``target`` an index, (n,) indices, or
+        ``None`` for the black box's own (which must then be an index)."""
+        n_rows, n_outputs = outputs.shape
+        if self.task == "regression" and n_outputs == 1:
+            return outputs[:, 0]
+        if target is None:
+            target = self.default_target
+        if isinstance(target, str):  # "predicted": each row's own argmax
+            return outputs.max(dim=1).values
+        if isinstance(target, torch.Tensor) and target.ndim == 1:
+            index = target.to(device=outputs.device, dtype=torch.long)
+            if index.shape[0] != n_rows:
+                raise ValueError(f"{index.shape[0]} targets for {n_rows} rows")
+            self._check_target_range(int(index.max()), n_outputs)
+            return outputs.gather(1, index[:, None])[:, 0]
+        target = int(target)
+        self._check_target_range(target, n_outputs)
+        return outputs[:, target]
+
+    @property
+    def default_target(self) -> int | str:
+        """The target used when none is given: ``target`` if set, else class 1 for
+        classifiers (lime's convention) and output 0 for regression."""
+        if self.target is not None:
+            return self.target
+        return 1 if self.task == "classification" else 0
+
+    def _check_target_range(self, target: int, n_outputs: int) -> None:
+        if target >= n_outputs:
+            kind = "classes" if self.task == "classification" else "outputs"
+            raise ValueError(f"target={target} but the model has {n_outputs} {kind}")
 
     def predict(self, X, level=None) -> torch.Tensor:
         """All outputs: probabilities (n, n_classes) or regression values (n, n_outputs)."""
@@ -184,7 +284,7 @@ class BlackBox:
             return torch.log_softmax(raw, dim=-1)
         return torch.log(raw.clamp_min(torch.finfo(raw.dtype).tiny))
 
-    def gradient(self, X) -> tuple[torch.Tensor, torch.Tensor]:
+    def gradient(self, X, target=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The target output and its gradient with respect to the inputs, row by row.
 
         Differentiates exactly what :meth:`__call__` returns (the probability of class
@@ -193,6 +293,7 @@ class BlackBox:
         rows; every row counts as one query. The model must treat rows independently
         (e.g. a torch module in eval mode). To explain a logit instead of a probability,
         wrap the module with ``task="regression"`` and ``target=<logit column>``.
+        ``target`` as in :meth:`__call__` (an index or one per row).
 
         Returns:
             (values (n,), gradients (n, d)), float64, on ``device``.
@@ -208,13 +309,14 @@ class BlackBox:
                 "such as px.CLIME or px.BayesLIME instead"
             )
         X = as_matrix(X, "model input", n_features=self.n_features, dtype=torch.float64)
-        self.bind_features(X.shape[1])
         param = next(iter(self.model.parameters()), None) if self.kind == "torch" else None
         dtype = param.dtype if param is not None else (
             torch.float32 if self.kind == "torch" else torch.float64)
+        per_row = isinstance(target, torch.Tensor) and target.ndim == 1
         values, gradients = [], []
         for start in range(0, X.shape[0], self.batch_size):
             batch = X[start : start + self.batch_size]
+            batch_target = target[start : start + self.batch_size] if per_row else target
             with torch.enable_grad():
                 inputs = batch.to(device=self.device, dtype=dtype).requires_grad_(True)
                 out = self.model(inputs)
@@ -222,7 +324,8 @@ class BlackBox:
                     raise ValueError("the model's output does not depend differentiably on "
                                      "its input tensor (no autograd graph)")
                 checked = self._validate_output(out.detach(), batch.shape[0])
-                self.n_queries += batch.shape[0]
+                self.bind_features(X.shape[1])
+                self._count(batch.shape[0])
                 self.n_outputs = checked.shape[1]
                 if out.ndim == 1:  # the same single-column conventions as _validate_output
                     out = (out[:, None] if self.task == "regression" else
@@ -230,33 +333,31 @@ class BlackBox:
                            else torch.stack([1.0 - out, out], 1))
                 if self.output == "logits":
                     out = torch.softmax(out, dim=-1)
-                target = out[:, self._target_column(out.shape[1])]
-                (grad,) = torch.autograd.grad(target.sum(), inputs)
+                selected = self.select_target(out, batch_target)
+                (grad,) = torch.autograd.grad(selected.sum(), inputs)
             grad = grad.detach().to(torch.float64)
             check_finite(grad, "model gradient")
-            values.append(target.detach().to(torch.float64))
+            values.append(selected.detach().to(torch.float64))
             gradients.append(grad)
         return torch.cat(values), torch.cat(gradients)
-
-    def _target_column(self, n_outputs: int) -> int:
-        if self.task == "regression" and n_outputs == 1:
-            return 0
-        if self.target is None:
-            raise ValueError("target=None: choose which output to explain with target=<index>")
-        if self.target >= n_outputs:
-            kind = "classes" if self.task == "classification" else "outputs"
-            raise ValueError(f"target={self.target} but the model has {n_outputs} {kind}")
-        return self.target
 
     def _query(self, X) -> torch.Tensor:
         """Send rows to the model in batches; validated float64 outputs of shape (n, k)."""
         X = as_matrix(X, "model input", n_features=self.n_features, dtype=torch.float64)
-        self.bind_features(X.shape[1])
         chunks = []
         for start in range(0, X.shape[0], self.batch_size):
             batch = X[start : start + self.batch_size]
-            out = self._call_model(batch)
-            self.n_queries += batch.shape[0]
+            if self.n_features is None:  # learn the width only from a call that works
+                try:
+                    out = self._call_model(batch)
+                except Exception as err:
+                    raise ValueError(f"the model failed on input with {X.shape[1]} features "
+                                     f"({type(err).__name__}: {err}); pass n_features= or "
+                                     "feature_names= to BlackBox") from err
+                self.bind_features(X.shape[1])
+            else:
+                out = self._call_model(batch)
+            self._count(batch.shape[0])
             chunks.append(self._validate_output(out, batch.shape[0]))
         outputs = torch.cat(chunks, dim=0)
         self.n_outputs = outputs.shape[1]
@@ -329,6 +430,32 @@ class BlackBox:
                 f"the torch module lives on {param.device} but device={str(self.device)!r}; "
                 f"move it with model.to({str(self.device)!r}) or pass device={str(param.device)!r}"
             )
+
+
+class QueryCounter:
+    """Rows sent to a black box inside one :meth:`BlackBox.counting` block (``n``)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self):
+        self.n = 0
+
+
+def check_target(target):
+    """A target as ``None``, ``"predicted"`` or a non-negative int; a ValueError otherwise
+    (booleans, floats, negative numbers and other strings are refused)."""
+    if target is None:
+        return None
+    if isinstance(target, str):
+        if target != "predicted":
+            raise ValueError(f"target must be a class/output index or 'predicted', got "
+                             f"{target!r}")
+        return target
+    if isinstance(target, (bool, np.bool_)) or not isinstance(target, (int, np.integer)) \
+            or target < 0:
+        raise ValueError(f"target must be a non-negative integer index or 'predicted', got "
+                         f"{target!r}")
+    return int(target)
 
 
 def _model_kind(model, task: str) -> str:

@@ -53,7 +53,7 @@ def set_rng_state(state: dict, generator: torch.Generator | None = None) -> None
 
 def save_checkpoint(path, payload: dict) -> Path:
     """Write ``payload`` (tensors, numbers, strings, lists and dicts of them) atomically."""
-    from probex.explanation import write_atomically
+    from probex._io import write_atomically
 
     payload = {"format": _FORMAT, **payload}
     return write_atomically(path, lambda tmp: torch.save(payload, tmp))

@@ -1,8 +1,14 @@
-"""The ``probex`` command: a demo, and explanations of a user's fitted scikit-learn model.
+"""The ``probex`` command: a demo, the list of methods, and explanations of a user's
+fitted scikit-learn model by any registered method.
 
     probex demo [--out DIR]
-    probex explain --model MODEL.joblib --data ROWS.csv --row N
-                   --method bayeslime|bayesshap [--inference exact|svi|nuts] [--out DIR]
+    probex methods
+    probex explain --model MODEL --data ROWS.csv --row N --method NAME [--trust-model]
+                   [--inference exact|svi|nuts] [--target K] [--n-samples N]
+                   [--fit-rows START:STOP] [--epochs E] [--seed S] [--out DIR] [--overwrite]
+
+SECURITY: a joblib/pickle model file runs code when loaded; ``--trust-model`` says it
+comes from a trusted source (see :mod:`probex.model_files`).
 """
 
 from __future__ import annotations
@@ -13,17 +19,35 @@ from pathlib import Path
 
 import numpy as np
 
+from probex._checks import MAX_SEED
+
 __all__ = ["main"]
 
-_METHODS = ("bayeslime", "bayesshap")
 _INFERENCE = ("auto", "exact", "svi", "nuts")
+_OUTPUTS = ("explanation.nc", "explanation.png")
 
 
 class CLIError(Exception):
     """A problem with the user's files or options, reported without a traceback."""
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
+    from probex.explainers.registry import METHODS, method_names
+
     parser = argparse.ArgumentParser(
         prog="probex", description="Post-hoc explanations with honest uncertainty.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,64 +55,101 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="explain a random forest on breast_cancer (bundled)")
     demo.add_argument("--out", default="probex-demo-output", help="output directory")
     demo.add_argument("--row", type=int, default=0, help="test row to explain")
-    demo.add_argument("--n-samples", type=int, default=1000, help="perturbations")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--n-samples", type=_positive, default=1000,
+                      help="black-box queries (perturbations), at least 2")
+    demo.add_argument("--seed", type=_seed, default=0)
+    demo.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
 
-    explain = sub.add_parser("explain", help="explain one row for a fitted scikit-learn model")
-    explain.add_argument("--model", required=True, help="a fitted estimator saved with joblib")
+    sub.add_parser("methods", help="list the explanation methods")
+
+    names = method_names(gradients=False)
+    explain = sub.add_parser(
+        "explain", help="explain one row for a fitted scikit-learn model",
+        epilog="methods: " + "; ".join(f"{n}: {METHODS[n].summary}" for n in names)
+        + ". SECURITY: joblib/pickle files run code when loaded: use --trust-model only "
+        "for files from a trusted source, or save models with skops (.skops).")
+    explain.add_argument("--model", required=True,
+                         help="a fitted estimator: .skops, or joblib/pickle with --trust-model")
+    explain.add_argument("--trust-model", action="store_true",
+                         help="allow loading a joblib/pickle model (it runs code on load)")
     explain.add_argument("--data", required=True, help="CSV with a header row of feature names")
     explain.add_argument("--row", type=int, required=True, help="0-based row of --data")
-    explain.add_argument("--method", choices=_METHODS, default="bayeslime")
-    explain.add_argument("--inference", choices=_INFERENCE, default="auto")
+    explain.add_argument("--method", choices=names, default="bayeslime")
+    explain.add_argument("--inference", choices=_INFERENCE, default="auto",
+                         help="for the surrogate methods")
     explain.add_argument("--target", type=int, default=None,
                          help="class index to explain (default: the predicted class)")
     explain.add_argument("--background", default=None,
                          help="CSV of reference rows (default: all rows of --data)")
-    explain.add_argument("--n-samples", type=int, default=1000, help="perturbations")
-    explain.add_argument("--seed", type=int, default=0)
+    explain.add_argument("--n-samples", type=_positive, default=1000,
+                         help="black-box queries per explanation (local methods)")
+    explain.add_argument("--fit-rows", default=None,
+                         help="START:STOP rows of --data that amortized methods (lex, fex) "
+                              "are fitted on (default: all)")
+    explain.add_argument("--epochs", type=_positive, default=20,
+                         help="training epochs of amortized methods")
+    explain.add_argument("--seed", type=_seed, default=0)
     explain.add_argument("--out", default="probex-output", help="output directory")
+    explain.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
     return parser
 
 
 def main(argv=None) -> int:
     """Entry point; returns the process exit code (2 for usage and input errors)."""
+    from probex.model_files import ModelFileError
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "methods":
+            return _methods()
         return _explain(args)
-    except CLIError as err:
+    except (CLIError, ModelFileError) as err:
         print(f"probex: error: {err}", file=sys.stderr)
         return 2
 
 
-def _write_outputs(explanation, out: Path) -> tuple[Path, Path]:
+def _methods() -> int:
+    from probex.explainers.registry import METHODS
+
+    for name, spec in METHODS.items():
+        needs = " (torch models only)" if spec.needs_gradients else ""
+        print(f"{name:11s} {spec.family:9s} {spec.summary}{needs}")
+    return 0
+
+
+def _output_folder(out: str, overwrite: bool) -> Path:
+    folder = Path(out)
+    existing = [name for name in _OUTPUTS if (folder / name).exists()]
+    if existing and not overwrite:
+        raise CLIError(f"{str(folder)!r} already holds {', '.join(existing)}; pass --overwrite "
+                       "to replace them, or choose another --out")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CLIError(f"cannot create output directory {str(folder)!r}: {err}") from None
+    return folder
+
+
+def _report(explanation, title: str, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CLIError(f"cannot create output directory {str(out)!r}: {err}") from None
-    nc = explanation.to_netcdf(out / "explanation.nc")
-    png = out / "explanation.png"
-    explanation.plot(path=png)
-    plt.close("all")
-    return nc, png
-
-
-def _report(explanation, title: str, out: Path) -> None:
     import pandas as pd
 
     table = explanation.summary()
     table = table.reindex(table["mean"].abs().sort_values(ascending=False).index)
+    nc = explanation.to_netcdf(out / "explanation.nc")
+    png = out / "explanation.png"
+    explanation.plot(path=png)
+    plt.close("all")
     with pd.option_context("display.width", 120, "display.max_columns", 12):
         print(title)
-        print(table.round(4).to_string())
-    nc, png = _write_outputs(explanation, out)
-    print(f"\nwrote {nc.resolve()}\nwrote {png.resolve()}")
+        print(table.drop(columns="uncertainty").round(4).to_string())
+    print(f"\nsd and intervals: {table.attrs['uncertainty']}")
+    print(f"wrote {nc.resolve()}\nwrote {png.resolve()}")
     print(f"{explanation.n_queries} black-box queries; read it back with "
           f"probex.Explanation.from_netcdf({str(nc)!r})")
 
@@ -97,95 +158,79 @@ def _demo(args) -> int:
     import probex as px
     from probex.datasets import fit_demo_model
 
+    if args.n_samples < 2:
+        raise CLIError(f"--n-samples must be at least 2, got {args.n_samples}")
     model, data = fit_demo_model("breast_cancer", seed=args.seed)
     if not 0 <= args.row < len(data.X_test):
         raise CLIError(f"--row {args.row} is out of range: the test set has "
                        f"{len(data.X_test)} rows (0..{len(data.X_test) - 1})")
+    out = _output_folder(args.out, args.overwrite)
     bb = px.BlackBox(model, target=1, feature_names=data.feature_names)
     explainer = px.BayesLIME(bb, background=data.X_train, seed=args.seed)
     explanation = explainer.explain(data.X_test[args.row], n_samples=args.n_samples)
     prob = float(explanation.idata.constant_data["prediction"])
     title = (f"BayesLIME explanation of a random forest on breast_cancer, test row {args.row}: "
              f"P({data.target_names[1]}) = {prob:.3f}")
-    _report(explanation, title, Path(args.out))
+    _report(explanation, title, out)
     return 0
 
 
-def _load_model(path: str):
-    import joblib
-
-    file = Path(path)
-    if not file.is_file():
-        raise CLIError(f"model file {path!r} does not exist")
+def _rows(spec: str | None, n: int) -> slice:
+    if spec is None:
+        return slice(0, n)
     try:
-        model = joblib.load(file)
-    except Exception as err:  # joblib raises many types for foreign files
-        raise CLIError(f"could not load a model from {path!r}: {err}") from None
-    if not (hasattr(model, "predict_proba") or hasattr(model, "predict")):
-        raise CLIError(f"{path!r} holds a {type(model).__name__}, not a fitted estimator")
-    return model
-
-
-def _load_rows(path: str, model, what: str):
-    import pandas as pd
-
-    file = Path(path)
-    if not file.is_file():
-        raise CLIError(f"{what} file {path!r} does not exist")
-    try:
-        frame = pd.read_csv(file)
-    except Exception as err:
-        raise CLIError(f"could not read {path!r} as CSV: {err}") from None
-    if frame.empty:
-        raise CLIError(f"{path!r} has no rows")
-    expected = getattr(model, "feature_names_in_", None)
-    if expected is not None:
-        missing = [c for c in expected if c not in frame.columns]
-        if missing:
-            raise CLIError(f"{path!r} lacks columns the model was trained on: "
-                           f"{', '.join(map(str, missing))}")
-        frame = frame[list(expected)]
-    else:
-        n_expected = getattr(model, "n_features_in_", None)
-        if n_expected is not None and frame.shape[1] != n_expected:
-            raise CLIError(f"{path!r} has {frame.shape[1]} columns but the model expects "
-                           f"{n_expected} features")
-    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if non_numeric:
-        raise CLIError(f"{path!r} has non-numeric columns: {', '.join(map(str, non_numeric))}")
-    values = frame.to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        bad = sorted({frame.columns[j] for j in np.argwhere(~np.isfinite(values))[:, 1]})
-        raise CLIError(f"{path!r} has missing or infinite values in: {', '.join(map(str, bad))}")
-    return values, [str(c) for c in frame.columns]
+        start, stop = (int(part) if part else None for part in spec.split(":"))
+    except ValueError:
+        raise CLIError(f"--fit-rows must look like START:STOP, got {spec!r}") from None
+    rows = slice(start, stop)
+    if len(range(n)[rows]) < 2:
+        raise CLIError(f"--fit-rows {spec} selects fewer than 2 of the {n} rows")
+    return rows
 
 
 def _explain(args) -> int:
     import probex as px
+    from probex.explainers.registry import METHODS, make_explainer
+    from probex.model_files import load_model, load_rows
 
-    model = _load_model(args.model)
-    rows, names = _load_rows(args.data, model, "data")
+    model = load_model(args.model, trust=args.trust_model)
+    rows, names = load_rows(args.data, model, "data")
     if not 0 <= args.row < len(rows):
         raise CLIError(f"--row {args.row} is out of range: {args.data!r} has {len(rows)} rows "
                        f"(0..{len(rows) - 1})")
-    background = rows if args.background is None else _load_rows(
+    background = rows if args.background is None else load_rows(
         args.background, model, "background")[0]
     task = "classification" if hasattr(model, "predict_proba") else "regression"
+    spec = METHODS[args.method]
+    if spec.classifier_only and task != "classification":
+        raise CLIError(f"--method {args.method} explains classifiers; this model is a regressor")
     target = args.target
     if task == "classification" and target is None:
-        target = int(np.argmax(model.predict_proba(_frame(model, rows[args.row : args.row + 1]))))
+        target = int(np.argmax(model.predict_proba(_frame(model, rows[args.row:args.row + 1]))))
+    out = _output_folder(args.out, args.overwrite)
     try:
         bb = px.BlackBox(model, task=task, target=target, feature_names=names)
-        cls = px.BayesLIME if args.method == "bayeslime" else px.BayesSHAP
-        explainer = cls(bb, background=background, inference=args.inference, seed=args.seed,
-                        progress=True)
-        explanation = explainer.explain(rows[args.row], n_samples=args.n_samples)
+        options = {"seed": args.seed, "progress": True}
+        if "inference" in _parameters(spec.cls):
+            options["inference"] = args.inference
+        if spec.family == "local" and "n_samples" in _parameters(spec.cls):
+            options["n_samples"] = args.n_samples
+        explainer = make_explainer(args.method, bb, background=background, **options)
+        if spec.family == "amortized":
+            explainer.fit(rows[_rows(args.fit_rows, len(rows))], epochs=args.epochs)
+        explanation = explainer.explain(rows[args.row])
     except ValueError as err:
         raise CLIError(str(err)) from None
     what = f"class {target}" if task == "classification" else "the prediction"
     title = f"{explainer.method} ({explanation.inference}) of {what}, row {args.row} of {args.data}"
-    _report(explanation, title, Path(args.out))
+    _report(explanation, title, out)
     return 0
+
+
+def _parameters(cls) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(cls.__init__).parameters)
 
 
 def _frame(model, rows):

@@ -11,8 +11,6 @@ reading it back therefore loses nothing.
 
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
 from pathlib import Path
 
@@ -21,26 +19,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Explanation", "write_atomically"]
+from probex._io import write_atomically
+
+__all__ = ["Explanation", "write_atomically", "UNCERTAINTY"]
 
 _VAR = "attribution"
 
-
-def write_atomically(path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``, so readers never see half a file."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise FileNotFoundError(f"directory {str(path.parent)!r} does not exist")
-    # a unique sibling name (created by ``write`` itself, so the umask applies)
-    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"))
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+#: What ``sd`` and ``hdi`` describe, by the value of the ``uncertainty`` attribute.
+UNCERTAINTY = {
+    "posterior": "posterior uncertainty of the attribution given the queries made",
+    "monte_carlo_error": "Monte Carlo error of an estimator of a fixed quantity",
+    "selection_spread": "spread of a stochastic selection mask (not an estimation error)",
+}
 
 
 class Explanation:
@@ -178,6 +168,35 @@ class Explanation:
         return str(self._attrs.get("inference", "unknown"))
 
     @property
+    def uncertainty(self) -> str:
+        """What ``sd`` and ``hdi`` describe: ``"posterior"`` (surrogate methods),
+        ``"monte_carlo_error"`` (SmoothGrad, RISE) or ``"selection_spread"`` (LEX, FEX);
+        see :data:`UNCERTAINTY`."""
+        return str(self._attrs.get("uncertainty", "posterior"))
+
+    def with_attrs(self, **attrs) -> Explanation:
+        """Add metadata (numbers, strings, 1-D numeric arrays) to this explanation, in
+        place, and return it; stored on every InferenceData group, built or not."""
+        from probex.inference.idata import netcdf_attrs
+
+        attrs = netcdf_attrs(attrs)
+        self._attrs.update(attrs)
+        if self._idata is not None:
+            for group in self._idata.groups():
+                self._idata[group].attrs.update(attrs)
+        else:
+            build = self._build
+
+            def build_with_attrs():
+                idata = build()
+                for group in idata.groups():
+                    idata[group].attrs.update(attrs)
+                return idata
+
+            self._build = build_with_attrs
+        return self
+
+    @property
     def n_queries(self) -> int:
         """Rows sent to the black box to produce this explanation."""
         return int(self._attrs.get("n_queries", 0))
@@ -207,13 +226,56 @@ class Explanation:
         if not self.is_batch:
             raise TypeError("this explanation is for a single instance; it cannot be indexed")
         n = len(self)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index an explanation with an integer, got {index!r}")
         if not -n <= index < n:
             raise IndexError(f"instance {index} out of range for {n} instances")
-        index = index % n
+        index = int(index) % n
+        attrs = self._instance_attrs(index)
         if self._idata is None:
-            return Explanation.deferred(self._closed.isel(instance=index), self._attrs,
-                                        lambda: self.idata.isel(instance=index), self._trace)
-        return Explanation(self.idata.isel(instance=index))
+            one = Explanation.deferred(self._closed.isel(instance=index), self._attrs,
+                                       lambda: self.idata.isel(instance=index), self._trace)
+        else:
+            one = Explanation(self.idata.isel(instance=index))
+        return one.with_attrs(**attrs)
+
+    def _instance_attrs(self, index: int) -> dict:
+        """Per-instance metadata of a batch (arrays over instances) for instance ``index``."""
+        out = {"n_instances": 1}
+        value = np.asarray(self._attrs.get("target", []))
+        if value.ndim == 1 and value.shape[0] == len(self):
+            out["target"] = value[index].item()
+        return out
+
+    @classmethod
+    def concat(cls, explanations) -> Explanation:
+        """Join batched explanations of the same method and features along ``instance``
+        (e.g. chunks of a data set), numbering instances 0..n-1 in order. Per-instance
+        ``target`` is joined and ``n_queries`` summed; other metadata is the first's."""
+        import xarray as xr
+
+        parts = list(explanations)
+        if not parts:
+            raise ValueError("concat needs at least one explanation")
+        if not all(e.is_batch for e in parts):
+            raise ValueError("concat joins batched explanations; index single ones first")
+        names = parts[0].feature_names
+        if any(e.feature_names != names for e in parts):
+            raise ValueError("explanations to join must have the same feature names")
+        attrs = dict(parts[0]._attrs)
+        attrs["n_queries"] = int(sum(e.n_queries for e in parts))
+        attrs["n_instances"] = int(sum(len(e) for e in parts))
+        if "target" in attrs:
+            attrs["target"] = np.concatenate(
+                [np.broadcast_to(np.asarray(e._attrs.get("target", -1)), (len(e),))
+                 for e in parts])
+        offsets = np.cumsum([0] + [len(e) for e in parts])[:-1]
+        if all(e._idata is None for e in parts):
+            closed = xr.concat([_renumbered(e._closed, o) for e, o in zip(parts, offsets,
+                                                                          strict=True)],
+                               dim="instance")
+            return cls.deferred(closed, attrs, lambda: _concat_idata(parts, offsets, attrs))
+        return cls(_concat_idata(parts, offsets, attrs))
 
     # ------------------------------------------------------------------ numbers
     @property
@@ -225,7 +287,8 @@ class Explanation:
 
     @property
     def sd(self) -> np.ndarray:
-        """Posterior standard deviation of each attribution, (d,) or (n, d)."""
+        """Standard deviation of each attribution, (d,) or (n, d): of the posterior, of the
+        estimator's Monte Carlo error, or of the selection mask, as ``uncertainty`` says."""
         if self.is_exact:
             return self._closed["sd"].values.copy()
         return self._attribution.std(("chain", "draw"), ddof=1).values
@@ -256,7 +319,8 @@ class Explanation:
 
     def summary(self, prob: float = 0.95) -> pd.DataFrame:
         """Table indexed by feature (and instance for batches): mean, sd, HDI bounds and,
-        for sampled posteriors (SVI, NUTS), ArviZ's MCSE, bulk/tail ESS and r_hat.
+        for sampled posteriors (SVI, NUTS), ArviZ's MCSE, bulk/tail ESS and r_hat; the
+        column ``uncertainty`` says what sd and the HDI describe (:data:`UNCERTAINTY`).
 
         Closed-form explanations report their exact marginals only: diagnostics of the
         iid draws kept for plotting would say nothing about the inference.
@@ -279,6 +343,8 @@ class Explanation:
                 [range(len(self)), self.feature_names], names=["instance", "feature"])
         else:
             table.index = pd.Index(self.feature_names, name="feature")
+        table["uncertainty"] = self.uncertainty
+        table.attrs["uncertainty"] = UNCERTAINTY.get(self.uncertainty, self.uncertainty)
         return table
 
     def top_features(self, k: int = 5) -> list[str]:
@@ -314,10 +380,39 @@ class Explanation:
         return cls(az.from_netcdf(path, engine="h5netcdf"))
 
     def __repr__(self) -> str:
-        head = f"Explanation(method={self.method!r}, inference={self.inference!r}, "
+        head = (f"Explanation(method={self.method!r}, inference={self.inference!r}, "
+                f"uncertainty={self.uncertainty!r}, ")
         if self.is_batch:
             return head + f"instances={len(self)}, features={len(self.feature_names)})"
         top = ", ".join(f"{name}={value:+.3g}" for name, value in
                         zip(self.top_features(3), self.mean[np.argsort(-np.abs(self.mean))[:3]],
                             strict=True))
         return head + f"n_queries={self.n_queries}, top: {top})"
+
+
+def _renumbered(dataset, start: int):
+    """``dataset`` with its instance coordinate shifted to start at ``start``."""
+    return dataset.assign_coords(instance=np.arange(dataset.sizes["instance"]) + start)
+
+
+def _concat_idata(parts, offsets, attrs) -> az.InferenceData:
+    """The InferenceData of several batched explanations joined along ``instance``;
+    groups without an instance dimension (e.g. a shared design) are taken from the first."""
+    import xarray as xr
+
+    from probex.inference.idata import netcdf_attrs
+
+    groups = {}
+    for group in parts[0].idata.groups():
+        datasets = [e.idata[group] for e in parts]
+        if "instance" not in datasets[0].dims:
+            groups[group] = datasets[0]
+            continue
+        datasets = [_renumbered(d, o) for d, o in zip(datasets, offsets, strict=True)]
+        groups[group] = xr.concat(datasets, dim="instance", data_vars="minimal",
+                                  coords="minimal", compat="override", join="outer")
+    idata = az.InferenceData(**groups)
+    meta = netcdf_attrs(attrs)
+    for group in idata.groups():
+        idata[group].attrs.update(meta)
+    return idata

@@ -127,12 +127,26 @@ class Perturbation:
         x = self._as_instances(x)
         if n < 1:
             raise ValueError(f"the number of perturbations must be positive, got {n}")
-        batch_shape = x.shape[:-1]
-        z = self.sample_z(n, generator, batch_shape)
-        if include_anchors:
-            anchors = self.anchors().expand(*batch_shape, -1, -1)
-            z = torch.cat([anchors, z[..., : max(n - anchors.shape[-2], 0), :]], dim=-2)
-        return self.complete(x, z)
+        z = self.sample_z(n, generator, x.shape[:-1])
+        return self.complete(x, self._with_anchors(z, n) if include_anchors else z)
+
+    def sample_rows(self, x, n: int, generators, include_anchors: bool = True
+                    ) -> PerturbationSet:
+        """``n`` perturbations of each instance of x (B, d), instance i drawn from
+        ``generators[i]`` alone (so its perturbations do not depend on the batch)."""
+        x = self._as_instances(x)
+        if x.ndim != 2 or len(generators) != x.shape[0]:
+            raise ValueError(f"sample_rows takes x of shape (B, d) and B generators; got "
+                             f"{tuple(x.shape)} and {len(generators)}")
+        if n < 1:
+            raise ValueError(f"the number of perturbations must be positive, got {n}")
+        z = torch.stack([self.sample_z(n, generator) for generator in generators])
+        return self.complete(x, self._with_anchors(z, n) if include_anchors else z)
+
+    def _with_anchors(self, z: torch.Tensor, n: int) -> torch.Tensor:
+        """The scheme's anchor rows followed by the first n - k rows of ``z`` (..., n, d)."""
+        anchors = self.anchors().expand(*z.shape[:-2], -1, -1)
+        return torch.cat([anchors, z[..., : max(n - anchors.shape[-2], 0), :]], dim=-2)
 
     def _as_instances(self, x) -> torch.Tensor:
         x = as_tensor(x, "x")

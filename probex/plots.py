@@ -13,7 +13,7 @@ __all__ = ["forest", "diagnostics", "design_trace", "save_figure"]
 
 def save_figure(figure, path, dpi: int = 120):
     """Write a figure to ``path`` as PNG via a temporary file and a rename."""
-    from probex.explanation import write_atomically
+    from probex._io import write_atomically
 
     return write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=dpi,
                                                              bbox_inches="tight"))

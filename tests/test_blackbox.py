@@ -91,7 +91,7 @@ def test_regression_single_output():
     (np.array([[np.inf, 0, 0, 0]]), "model input contains 0 NaN and 1 infinite"),
     (np.zeros((2, 3)), "has 3 columns but the model expects 4"),
     (np.zeros(4), "must be 2-D"),
-    (np.array([["a", "b", "c", "d"]]), "could not be converted"),
+    (np.array([["a", "b", "c", "d"]]), "must be numeric, got strings"),
 ])
 def test_bad_inputs_are_named(logistic, bad, message):
     bb = px.BlackBox(logistic[0])

@@ -42,7 +42,7 @@ def test_demo_prints_the_table_and_writes_both_files(tmp_path, capsys):
 def test_explain_a_users_model_matches_the_api(user_files, tmp_path, capsys):
     folder, model, frame = user_files
     out = tmp_path / "out"
-    code = main(["explain", "--model", str(folder / "model.joblib"), "--data",
+    code = main(["explain", "--model", str(folder / "model.joblib"), "--trust-model", "--data",
                  str(folder / "rows.csv"), "--row", "2", "--method", "bayesshap",
                  "--n-samples", "400", "--seed", "3", "--out", str(out)])
     assert code == 0
@@ -66,7 +66,8 @@ def test_explain_a_users_model_matches_the_api(user_files, tmp_path, capsys):
     (lambda f: {"--data": str(f / "text.csv")}, "non-numeric columns: bp"),
     (lambda f: {"--model": str(f / "not_a_model.joblib")}, "holds a dict, not a fitted "
                                                            "estimator"),
-    (lambda f: {"--model": str(f / "rows.csv")}, "could not load a model"),
+    (lambda f: {"--model": str(f / "rows.csv")}, "could not load a model from .*rows.csv.*: it "
+                                                 "looks like a data file, not a saved model"),
 ])
 def test_explain_errors_are_named_without_traceback(user_files, tmp_path, capsys, change,
                                                      message):
@@ -79,7 +80,8 @@ def test_explain_errors_are_named_without_traceback(user_files, tmp_path, capsys
     args = {"--model": str(folder / "model.joblib"), "--data": str(folder / "rows.csv"),
             "--row": "0", "--out": str(tmp_path / "o"), "--n-samples": "50"}
     args.update(change(folder))
-    assert main(["explain", *[item for pair in args.items() for item in pair]]) == 2
+    assert main(["explain", "--trust-model",
+                 *[item for pair in args.items() for item in pair]]) == 2
     err = capsys.readouterr().err
     assert err.startswith("probex: error: ")
     assert re.search(message, err), err

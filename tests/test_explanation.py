@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import probex as px
-from probex.explanation import write_atomically
+from probex._io import write_atomically
 from probex.inference import SVIRunner
 
 

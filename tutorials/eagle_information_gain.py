@@ -38,8 +38,8 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 import probex as px  # noqa: E402
+from probex._io import write_atomically  # noqa: E402
 from probex.datasets import fit_demo_model  # noqa: E402
-from probex.explanation import write_atomically  # noqa: E402
 from probex.inference import NormalInverseGammaPosterior  # noqa: E402
 from probex.inference.design import (  # noqa: E402
     credible_region_diameter,

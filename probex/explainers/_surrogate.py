@@ -1,224 +1,131 @@
-"""Fitting the Bayesian linear surrogate with any inference path, and packaging the result.
+"""What every surrogate method shares (BayesLIME, BayesSHAP, EAGLE, C-LIME): the set-up
+(black box, background, perturbation scheme, prior, inference path) and the packaging of
+a fit as an :class:`~probex.Explanation`.
 
-Shared by every surrogate method (BayesLIME, BayesSHAP, EAGLE, C-LIME): it wires the
-Pyro model of :mod:`probex.models.surrogate`, a prior from :mod:`probex.priors` and an
-inference choice together, and builds the :class:`~probex.explanation.Explanation`.
+The posterior itself is computed in :mod:`probex.inference.surrogate_posterior`.
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 import numpy as np
 import torch
 import xarray as xr
 
-from probex import __version__
-from probex._checks import check_choice
-from probex.blackbox import BlackBox, as_blackbox
+from probex._checks import check_count
+from probex._deprecation import renamed_arguments
+from probex.explainers._base import LocalExplainer, RowStreams, as_background
 from probex.explanation import Explanation
-from probex.inference import NormalInverseGammaPosterior, NUTSRunner, SVIRunner
-from probex.inference.draws import PosteriorDraws
+from probex.inference.exact import NormalInverseGammaPosterior
 from probex.inference.idata import netcdf_attrs, to_inference_data
-from probex.models.collapsed_surrogate import (
-    collapsed_linear_surrogate,
-    sample_coefficients_given_scales,
-)
-from probex.models.surrogate import (
-    CenteredData,
-    SufficientStatistics,
-    bayesian_linear_surrogate,
-    center,
-    sample_intercept,
-)
-from probex.perturb import PerturbationSet, make_perturbation
-from probex.priors import NormalInverseGamma, Prior, as_prior
+from probex.inference.runners import resolve_runner
+from probex.inference.surrogate_posterior import SurrogateFit, fit_surrogate
+from probex.perturb import Perturbation, PerturbationSet, make_perturbation
+from probex.priors import as_prior
 
-__all__ = ["SurrogateExplainer", "SurrogateFit", "resolve_inference", "conjugate_posterior",
-           "fit_surrogate", "surrogate_explanation"]
+__all__ = ["SurrogateExplainer", "surrogate_explanation"]
 
 _INFERENCE = ("auto", "exact", "svi", "nuts")
 
 
-class SurrogateExplainer:
-    """The set-up every explainer shares that fits the surrogate to a perturbation scheme
-    (BayesLIME, BayesSHAP, EAGLE): black box, prior, scheme, seed and inference path.
+class SurrogateExplainer(LocalExplainer):
+    """A Bayesian linear surrogate fitted to a perturbation scheme's queries.
 
-    The arguments are documented on those classes; a subclass sets the scheme it uses
-    when none is named through ``_default_perturbation`` and ``_default_kernel``.
+    Args:
+        model: the :class:`~probex.BlackBox` (or a model, wrapped with default options).
+        background: (N, d) reference data (numpy, torch or a DataFrame): feature scales
+            for Gaussian perturbations, the replacement baseline for masks.
+        kernel: ``"lime"`` (exponential kernel, width 0.75 sqrt(d)) or ``"shap"``.
+        perturbation: ``"gaussian"``, ``"mask"`` or a :class:`~probex.perturb.Perturbation`.
+        prior: ``None`` (conjugate normal-inverse-gamma), a :class:`probex.priors.Prior`,
+            a prior name (``"laplace"``, ``"horseshoe"``) or any Pyro distribution for the
+            coefficients.
+        inference: ``"auto"`` (exact if the prior is conjugate, else NUTS), ``"exact"``,
+            ``"svi"``, ``"nuts"``, or a configured ``SVIRunner`` / ``NUTSRunner`` (run
+            with this explainer's seed).
+        kernel_width: LIME kernel width (default 0.75 sqrt(d)).
+        marginalize: for scale-mixture priors (NIG, horseshoe) under SVI or NUTS, integrate
+            the coefficients out analytically, sample only the noise and coefficient scales,
+            and draw the coefficients from their exact Gaussian conditional (the same
+            posterior, far better conditioned for NUTS). ``False`` samples the joint model.
+        n_samples: perturbations (= black-box queries) per instance by default.
+        n_draws, n_chains: draws kept from exact posteriors (sampled iid).
+        seed, device, progress, blackbox_options: see :class:`~probex.explainers.Explainer`.
     """
 
+    uncertainty = "posterior"
     _default_kernel = "lime"
     _default_perturbation = "gaussian"
 
-    def __init__(self, bb: BlackBox, background=None, kernel: str | None = None,
+    @renamed_arguments(num_draws="n_draws", num_chains="n_chains")
+    def __init__(self, model, background=None, *, kernel: str | None = None,
                  perturbation=None, prior=None, inference="auto",
-                 kernel_width: float | None = None, marginalize: bool = True, seed: int = 0,
-                 num_draws: int = 1000, num_chains: int = 4, progress: bool | None = None):
-        self.bb = as_blackbox(bb)
+                 kernel_width: float | None = None, marginalize: bool = True,
+                 n_samples: int = 1000, n_draws: int = 1000, n_chains: int = 4,
+                 seed: int = 0, device=None, progress: bool | None = None,
+                 blackbox_options: dict | None = None):
+        super().__init__(model, n_samples=n_samples, seed=seed, device=device,
+                         progress=progress, blackbox_options=blackbox_options)
         self.prior = as_prior(prior)
-        self.perturbation = make_perturbation(
-            perturbation or self._default_perturbation, background,
-            kernel or self._default_kernel, kernel_width)
-        self.bb.bind_features(self.perturbation.n_features)
-        self.seed = int(seed)
-        self.inference = resolve_inference(inference, self.prior, self.seed, self.bb.device,
-                                           progress)
+        self.perturbation = self._make_perturbation(
+            perturbation, as_background(self.bb, background), kernel, kernel_width)
+        if self.perturbation is not None:
+            self.bb.bind_features(self.perturbation.n_features)
+        self.inference = resolve_runner(inference, choices=_INFERENCE,
+                                        conjugate=self.prior.conjugate,
+                                        device=self.bb.device, progress=progress)
         self.marginalize = bool(marginalize)
-        self.num_draws = int(num_draws)
-        self.num_chains = int(num_chains)
-        self.progress = progress
+        self.n_draws = check_count("n_draws", n_draws)
+        self.n_chains = check_count("n_chains", n_chains)
+
+    def _make_perturbation(self, perturbation, background, kernel, kernel_width
+                           ) -> Perturbation:
+        return make_perturbation(perturbation or self._default_perturbation, background,
+                                 kernel or self._default_kernel, kernel_width)
 
     @property
     def kernel(self) -> str:
         """The locality kernel of the perturbation scheme (``"lime"``, ``"shap"``, ...)."""
-        return self.perturbation.kernel
+        return "none" if self.perturbation is None else self.perturbation.kernel
 
+    # ------------------------------------------------------------------ shared steps
+    def _sample(self, X: torch.Tensor, n: int, streams: RowStreams,
+                include_anchors: bool = True) -> PerturbationSet:
+        """n perturbations of each instance of X (B, d), instance i from its own stream."""
+        return self.perturbation.sample_rows(X, n, streams.generators(), include_anchors)
 
-def resolve_inference(inference, prior: Prior, seed: int, device=None, progress=None):
-    """``"exact"`` or a runner object for the requested inference on this prior."""
-    if isinstance(inference, (SVIRunner, NUTSRunner)):
-        return inference
-    if not isinstance(inference, str):
-        raise TypeError("inference must be 'auto', 'exact', 'svi', 'nuts' or a runner object")
-    check_choice("inference", inference, _INFERENCE)
-    if inference == "auto":
-        inference = "exact" if prior.conjugate else "nuts"
-    if inference == "exact":
-        if not prior.conjugate:
-            raise ValueError(
-                f"inference='exact' needs the conjugate NormalInverseGamma prior, not "
-                f"{prior!r}; use inference='nuts' or 'svi'"
-            )
-        return "exact"
-    if inference == "svi":
-        return SVIRunner(seed=seed, device=device, progress=progress)
-    return NUTSRunner(seed=seed, device=device, progress=progress)
+    def _query(self, perturbations: PerturbationSet, targets: torch.Tensor) -> torch.Tensor:
+        """Black-box answers (B, n) for (B, n, d) perturbations, instance i's target
+        ``targets[i]``."""
+        inputs = perturbations.inputs
+        n = inputs.shape[-2]
+        flat = inputs.reshape(-1, inputs.shape[-1])
+        y = self.bb(flat, level=perturbations.levels.reshape(-1),
+                    target=targets.repeat_interleave(n))
+        return y.reshape(inputs.shape[:-1])
 
+    def _fit(self, perturbations: PerturbationSet, y: torch.Tensor,
+             streams: RowStreams) -> SurrogateFit:
+        return fit_surrogate(perturbations.z.to(y.device), y, perturbations.weights.to(y.device),
+                             self.prior, self.inference, streams.seeds, self.n_draws,
+                             self.n_chains, self.marginalize, seed=self.seed)
 
-def conjugate_posterior(data: CenteredData, prior: Prior) -> NormalInverseGammaPosterior:
-    """Closed-form posterior of the centred surrogate under a NIG prior (or the default
-    NIG when ``prior`` is not conjugate: used for design decisions and initial values)."""
-    nig = prior if isinstance(prior, NormalInverseGamma) else NormalInverseGamma()
-    start = NormalInverseGammaPosterior.prior(
-        data.n_features, scale=nig.scale, shape=nig.noise_shape, rate=nig.noise_rate,
-        batch_shape=(data.n_instances,), dtype=data.design.dtype, device=data.design.device)
-    return start.update(data.design, data.response, data.weights, n_marginalized=1)
-
-
-class SurrogateFit:
-    """The centred data, the closed form when the posterior is exact, and draws.
-
-    Draws of an exact posterior are made only when first asked for (``draws``): the
-    closed form answers every number, and draws serve plots and ArviZ.
-    """
-
-    def __init__(self, data: CenteredData, closed_form: NormalInverseGammaPosterior | None,
-                 draws: PosteriorDraws | None = None, make_draws=None,
-                 marginalized: bool = False):
-        if (draws is None) == (make_draws is None):
-            raise ValueError("give either draws or a function that makes them")
-        self.data = data
-        self.closed_form = closed_form
-        self.marginalized = bool(marginalized)  # coefficients integrated out by the sampler
-        self._draws = draws
-        self._make_draws = make_draws
-
-    @property
-    def draws(self) -> PosteriorDraws:
-        if self._draws is None:
-            self._draws = self._make_draws()
-            self._make_draws = None
-        return self._draws
-
-
-def _exact_draws(data: CenteredData, conjugate: NormalInverseGammaPosterior, seed: int,
-                 num_draws: int, num_chains: int) -> PosteriorDraws:
-    """iid draws of (phi, sigma) from the conjugate posterior, and the intercept."""
-    noise_scale, attribution = conjugate.sample(num_chains * num_draws, seed=seed)
-    shape = (num_chains, num_draws)
-    posterior = {
-        "attribution": attribution.reshape(*shape, *attribution.shape[1:]),
-        "noise_scale": noise_scale.reshape(*shape, *noise_scale.shape[1:]),
-    }
-    draws = PosteriorDraws({k: v.cpu().numpy() for k, v in posterior.items()}, "exact")
-    _add_intercept(draws, data, seed)
-    return draws
-
-
-def _add_intercept(draws: PosteriorDraws, data: CenteredData, seed: int) -> None:
-    generator = torch.Generator().manual_seed(int(seed) + 1)
-    phi = torch.as_tensor(draws.posterior["attribution"], device=data.design.device)
-    sigma = torch.as_tensor(draws.posterior["noise_scale"], device=data.design.device)
-    draws.posterior["intercept"] = sample_intercept(data, phi, sigma, generator).cpu().numpy()
-
-
-def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior: Prior,
-                  inference, seed: int, num_draws: int = 1000, num_chains: int = 4,
-                  marginalize: bool = True) -> SurrogateFit:
-    """Posterior of the surrogate for B instances: z (B, n, d), y and weights (B, n).
-
-    ``inference`` is ``"exact"`` or a runner from :func:`resolve_inference`. Exact
-    posteriors are sampled independently (``num_chains`` x ``num_draws``, on first use)
-    so that every path yields draws for ArviZ. With ``marginalize`` and a scale-mixture
-    prior (NIG, horseshoe), the runner samples only the noise and coefficient scales from
-    the collapsed model (:mod:`probex.models.collapsed_surrogate`) and the coefficients
-    are drawn from their exact Gaussian conditional; otherwise it samples the joint
-    model. Intercept draws are added from its conditional.
-    """
-    data = center(z, y, weights)
-    conjugate = conjugate_posterior(data, prior)
-    if inference == "exact":
-        return SurrogateFit(data, conjugate, make_draws=partial(
-            _exact_draws, data, conjugate, seed, num_draws, num_chains))
-    stats = SufficientStatistics.of(data)
-    if marginalize and prior.scale_mixture:
-        model = partial(collapsed_linear_surrogate, stats, prior)
-        draws = inference.run(model, init_values={
-            "noise_scale": (conjugate.rate / conjugate.shape).sqrt()})
-        device = data.design.device
-        scales = torch.as_tensor(draws.posterior["coefficient_scale"], device=device)
-        sigma = torch.as_tensor(draws.posterior["noise_scale"], device=device)
-        generator = torch.Generator().manual_seed(int(seed) + 2)
-        draws.posterior["attribution"] = sample_coefficients_given_scales(
-            stats, scales, sigma, generator).cpu().numpy()
-        marginalized = True
-    else:
-        model = partial(bayesian_linear_surrogate, stats, prior)
-        init = {"attribution": conjugate.mean,
-                "noise_scale": (conjugate.rate / conjugate.shape).sqrt()}
-        draws = inference.run(model, init_values=init)
-        marginalized = False
-    _add_intercept(draws, data, seed)
-    return SurrogateFit(data, None, draws=draws, marginalized=marginalized)
-
-
-def _dims(posterior: dict, n_instances: int, n_features: int) -> dict:
-    dims = {}
-    for name, value in posterior.items():
-        site_shape = value.shape[2:]
-        if site_shape == (n_instances,):
-            dims[name] = ["instance"]
-        elif site_shape == (n_instances, n_features):
-            dims[name] = ["instance", "feature"]
-        else:
-            dims[name] = ["instance"] + [f"{name}_dim_{i}" for i in range(len(site_shape) - 1)]
-    return dims
+    def _attrs(self, fit: SurrogateFit) -> dict:
+        return {"kernel": self.kernel, "marginalized": fit.marginalized,
+                "perturbation": type(self.perturbation).__name__, "prior": repr(self.prior)}
 
 
 def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,
                           x: torch.Tensor, prediction: torch.Tensor, feature_names: list[str],
-                          attrs: dict, single: bool, trace: dict | None = None) -> Explanation:
-    """Package a surrogate fit as an Explanation (InferenceData built by from_dict).
+                          attrs: dict, trace: dict | None = None) -> Explanation:
+    """Package a surrogate fit of B instances as a batched Explanation.
 
-    ``perturbations`` / ``y`` / ``x`` / ``prediction`` carry a leading instance axis (B);
-    with ``single=True`` (B = 1) that axis is dropped everywhere.
+    ``perturbations`` (B, n, d), ``y`` (B, n), ``x`` (B, d), ``prediction`` (B,). Exact
+    fits give a deferred explanation (closed-form marginals now, InferenceData built by
+    ``az.from_dict`` on first use); sampled fits build the InferenceData at once.
     """
     n_instances = fit.data.n_instances
     feature_names = list(feature_names)
-    meta = netcdf_attrs({"inference": "exact" if fit.closed_form is not None
-                         else fit.draws.method, "probex_version": __version__,
-                         "n_instances": n_instances, **attrs})
+    meta = netcdf_attrs({"inference": fit.inference, "n_instances": n_instances, **attrs})
     trace_data = None if trace is None else xr.Dataset(
         {k: ("round", np.asarray(v)) for k, v in trace.items()},
         coords={"round": np.arange(len(next(iter(trace.values()))))})
@@ -231,12 +138,11 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
             idata.add_groups({"closed_form": closed})
         if trace_data is not None:
             idata.add_groups({"design_trace": trace_data})
-        return idata.isel(instance=0) if single else idata
+        return idata
 
     if closed is None:
         return Explanation(build())
-    view = closed.isel(instance=0) if single else closed
-    return Explanation.deferred(view, meta, build, trace_data)
+    return Explanation.deferred(closed, meta, build, trace_data)
 
 
 def _closed_form_dataset(cf: NormalInverseGammaPosterior, feature_names: list[str],
@@ -252,6 +158,19 @@ def _closed_form_dataset(cf: NormalInverseGammaPosterior, feature_names: list[st
         coords={"feature": feature_names, "instance": np.arange(n_instances)},
         attrs={"distribution": "multivariate Student-t marginal of a normal-inverse-gamma"},
     )
+
+
+def _dims(posterior: dict, n_instances: int, n_features: int) -> dict:
+    dims = {}
+    for name, value in posterior.items():
+        site_shape = value.shape[2:]
+        if site_shape == (n_instances,):
+            dims[name] = ["instance"]
+        elif site_shape == (n_instances, n_features):
+            dims[name] = ["instance", "feature"]
+        else:
+            dims[name] = ["instance"] + [f"{name}_dim_{i}" for i in range(len(site_shape) - 1)]
+    return dims
 
 
 def _inference_data(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,

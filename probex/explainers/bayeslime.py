@@ -8,18 +8,17 @@ with a prior (:mod:`probex.priors`), and an inference path (:mod:`probex.inferen
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
-from probex._checks import as_tensor
-from probex.explainers._surrogate import (
-    SurrogateExplainer,
-    conjugate_posterior,
-    fit_surrogate,
-    surrogate_explanation,
-)
+from probex._checks import check_count, check_positive, check_probability
+from probex.explainers._base import RowStreams, as_instances
+from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
 from probex.explanation import Explanation
 from probex.inference.design import perturbations_to_goal, predictive_variance
+from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.models.surrogate import center
 from probex.perturb import PerturbationSet
 
@@ -29,100 +28,83 @@ __all__ = ["BayesLIME", "BayesSHAP"]
 class BayesLIME(SurrogateExplainer):
     """Bayesian LIME: a posterior over a local linear surrogate's coefficients.
 
-    Args:
-        bb: the :class:`~probex.BlackBox` (or a model, wrapped with default options).
-        background: (N, d) reference data: feature scales for Gaussian perturbations, the
-            replacement baseline for masks.
-        kernel: ``"lime"`` (exponential kernel, width 0.75 sqrt(d)) or ``"shap"``.
-        perturbation: ``"gaussian"``, ``"mask"`` or a :class:`~probex.perturb.Perturbation`.
-        prior: ``None`` (conjugate normal-inverse-gamma), a :class:`probex.priors.Prior`,
-            a prior name (``"laplace"``, ``"horseshoe"``) or any Pyro distribution for the
-            coefficients.
-        inference: ``"auto"`` (exact if the prior is conjugate, else NUTS), ``"exact"``,
-            ``"svi"``, ``"nuts"``, or a configured ``SVIRunner`` / ``NUTSRunner``.
-        kernel_width: LIME kernel width (default 0.75 sqrt(d)).
-        marginalize: for scale-mixture priors (NIG, horseshoe) under SVI or NUTS, integrate
-            the coefficients out analytically, sample only the noise and coefficient scales,
-            and draw the coefficients from their exact Gaussian conditional (the same
-            posterior, far better conditioned for NUTS). ``False`` samples the joint model.
-        seed: seeds perturbations and inference; the same seed gives the same numbers.
-        num_draws, num_chains: draws kept from exact posteriors (sampled iid).
-        progress: progress bars for NUTS/SVI (``None``: only on a terminal).
+    Arguments as :class:`~probex.explainers._surrogate.SurrogateExplainer`:
+    ``BayesLIME(bb, background=X_train, prior=None, inference="auto", seed=0)``.
     """
 
     method = "BayesLIME"
 
-    # ------------------------------------------------------------------ public verbs
-    def explain(self, x, n_samples: int = 1000, *, target_width: float | None = None,
-                max_samples: int = 10_000, focused: bool = False,
+    def explain(self, x, n_samples: int | None = None, *, target=None,
+                target_width: float | None = None, focused: bool = False,
                 initial_samples: int | None = None, batch_size: int | None = None,
-                pool_size: int = 10_000, prob: float = 0.95) -> Explanation:
-        """Explain one instance x (d,), or several (B, d) in one vectorized inference.
+                pool_size: int = 10_000, prob: float = 0.95, **deprecated) -> Explanation:
+        """Explain one instance x (d,), or a batch (B, d) in one vectorized inference.
 
         Args:
-            x: the instance(s).
-            n_samples: perturbations (= black-box queries) per instance.
-            target_width: if given, keep sampling (in rounds sized by the
-                perturbations-to-goal estimate) until every ``prob`` interval is narrower
-                than this, or ``max_samples`` queries are spent.
-            max_samples: query budget when ``target_width`` is given.
+            n_samples: perturbations (= black-box queries) per instance; with
+                ``target_width`` or ``focused``, the most spent.
+            target: the output explained (see :class:`~probex.explainers.Explainer`).
+            target_width: keep sampling, in rounds sized by the perturbations-to-goal
+                estimate, until every ``prob`` interval is narrower than this (output
+                units) or ``n_samples`` queries are spent.
             focused: BayesLIME's focused sampling: after ``initial_samples`` random
                 perturbations, each round draws ``batch_size`` of ``pool_size`` candidates
                 with probability proportional to the surrogate's predictive variance.
             prob: interval probability for ``target_width``.
 
         Returns:
-            an :class:`~probex.Explanation`; for B instances its arrays are (B, d).
+            an :class:`~probex.Explanation`; for B instances its arrays are (B, d). With
+            ``target_width`` or ``focused`` its ``trace`` has one row per round.
         """
-        x = as_tensor(x, "x")
-        single = x.ndim == 1
-        adaptive = focused or target_width is not None
-        if adaptive and not single:
-            raise ValueError("focused sampling and target_width work on one instance at a time")
-        if n_samples < 2:
-            raise ValueError(f"n_samples must be at least 2, got {n_samples}")
-        generator = torch.Generator().manual_seed(self.seed)
-        queries_before = self.bb.n_queries
-        instances = x.unsqueeze(0) if single else x
+        if "max_samples" in deprecated:  # the old budget of target_width runs
+            warnings.warn("explain(max_samples=) is renamed n_samples (the most queries "
+                          "spent); the old name will be removed in the next release",
+                          DeprecationWarning, stacklevel=2)
+            n_samples = deprecated.pop("max_samples")
+        if deprecated:
+            raise TypeError(f"explain() got unexpected keyword argument(s) {sorted(deprecated)}")
+        options = {"target_width": check_positive("target_width", target_width,
+                                                  allow_none=True),
+                   "focused": bool(focused), "prob": check_probability("prob", prob),
+                   "initial_samples": None if initial_samples is None else check_count(
+                       "initial_samples", initial_samples, minimum=2),
+                   "batch_size": None if batch_size is None else check_count(
+                       "batch_size", batch_size),
+                   "pool_size": check_count("pool_size", pool_size)}
+        return super().explain(x, n_samples, target=target, **options)
+
+    def _explain(self, X, targets, n_samples, streams, *, target_width=None, focused=False,
+                 initial_samples=None, batch_size=None, pool_size=10_000, prob=0.95):
         trace = None
-        if adaptive:
+        if focused or target_width is not None:
             perturbations, y, trace = self._adaptive_design(
-                instances, generator, n_samples, target_width, max_samples, focused,
-                initial_samples, batch_size, pool_size, prob)
+                X, targets, streams, n_samples, target_width, focused, initial_samples,
+                batch_size, pool_size, prob)
         else:
-            perturbations = self.perturbation.sample(instances, n_samples, generator)
-            y = self._query(perturbations)
-        fit = fit_surrogate(perturbations.z.to(y.device), y, perturbations.weights.to(y.device),
-                            self.prior, self.inference, self.seed, self.num_draws,
-                            self.num_chains, self.marginalize)
-        attrs = {"method": self.method, "kernel": self.kernel,
-                 "marginalized": fit.marginalized,
-                 "perturbation": type(self.perturbation).__name__, "prior": repr(self.prior),
-                 "seed": self.seed, "target": -1 if self.bb.target is None else self.bb.target,
-                 "n_queries": self.bb.n_queries - queries_before}
-        return surrogate_explanation(fit, perturbations, y, instances, y[:, 0],
-                                     self.bb.feature_names, attrs, single, trace)
+            perturbations = self._sample(X, n_samples, streams)
+            y = self._query(perturbations, targets)
+        fit = self._fit(perturbations, y, streams)
+        return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
+                                     self._attrs(fit), trace)
+
+    def _is_vectorized(self, options: dict) -> bool:
+        return not (options.get("focused") or options.get("target_width") is not None)
 
     def perturbations_to_goal(self, x, target_width: float, n_initial: int = 200,
-                              prob: float = 0.95) -> int:
+                              prob: float = 0.95, *, target=None) -> int:
         """Estimated total perturbations for every ``prob`` interval of x's explanation to
         be narrower than ``target_width`` (spends ``n_initial`` queries to estimate it)."""
-        x = as_tensor(x, "x")
-        if x.ndim != 1:
+        X, single = as_instances(self.bb, x)
+        if not single:
             raise ValueError("perturbations_to_goal takes one instance of shape (d,)")
-        generator = torch.Generator().manual_seed(self.seed)
-        perturbations = self.perturbation.sample(x.unsqueeze(0), n_initial, generator)
-        y = self._query(perturbations)
-        return self._goal(perturbations, y, target_width, prob)
+        streams = RowStreams(self.seed, [0])
+        perturbations = self._sample(X, check_count("n_initial", n_initial, minimum=2),
+                                     streams)
+        y = self._query(perturbations, self._targets(target, X))
+        return self._goal(perturbations, y, check_positive("target_width", target_width),
+                          check_probability("prob", prob))
 
     # ------------------------------------------------------------------ internals
-    def _query(self, perturbations: PerturbationSet) -> torch.Tensor:
-        """Black-box answers for (B, n, d) perturbations, shape (B, n)."""
-        inputs = perturbations.inputs
-        flat = inputs.reshape(-1, inputs.shape[-1])
-        y = self.bb(flat, level=perturbations.levels.reshape(-1))
-        return y.reshape(inputs.shape[:-1])
-
     def _goal(self, perturbations, y, target_width, prob) -> int:
         data = center(perturbations.z, y, perturbations.weights.to(y.device))
         posterior = conjugate_posterior(data, self.prior)
@@ -131,13 +113,14 @@ class BayesLIME(SurrogateExplainer):
             float(posterior.rate[0] / posterior.shape[0]), target_width, prob,
             df=float(posterior.df[0]))
 
-    def _adaptive_design(self, instances, generator, n_samples, target_width, max_samples,
-                         focused, initial_samples, batch_size, pool_size, prob):
-        """Rounds of random or focused perturbations until the width goal or the budget."""
-        budget = max_samples if target_width is not None else n_samples
+    def _adaptive_design(self, X, targets, streams, budget, target_width, focused,
+                         initial_samples, batch_size, pool_size, prob):
+        """Rounds of random or focused perturbations of one instance until the width goal
+        or the budget."""
+        generator = streams.generator(0)
         n_first = min(initial_samples or (100 if focused else 200), budget)
-        perturbations = self.perturbation.sample(instances, n_first, generator)
-        y = self._query(perturbations)
+        perturbations = self.perturbation.sample(X, n_first, generator)
+        y = self._query(perturbations, targets)
         trace = {"n_queries": [], "max_width": [], "goal": []}
         while True:
             data = center(perturbations.z, y, perturbations.weights.to(y.device))
@@ -145,7 +128,7 @@ class BayesLIME(SurrogateExplainer):
             interval = posterior.interval(prob)[0]
             width = float(np.max(interval[:, 1] - interval[:, 0]))
             goal = (self._goal(perturbations, y, target_width, prob)
-                    if target_width is not None else n_samples)
+                    if target_width is not None else budget)
             n_now = len(perturbations)
             trace["n_queries"].append(n_now)
             trace["max_width"].append(width)
@@ -153,19 +136,17 @@ class BayesLIME(SurrogateExplainer):
             if (target_width is not None and width <= target_width) or n_now >= budget:
                 break
             step = batch_size or max(50, (goal - n_now) if target_width is not None
-                                     else n_samples // 10)
+                                     else budget // 10)
             step = int(min(max(step, 1), budget - n_now))
             if focused:
-                batch = self._focused_batch(instances, posterior, data, step, pool_size,
-                                            generator)
+                batch = self._focused_batch(X, posterior, data, step, pool_size, generator)
             else:
-                batch = self.perturbation.sample(instances, step, generator,
-                                                 include_anchors=False)
+                batch = self.perturbation.sample(X, step, generator, include_anchors=False)
             perturbations = PerturbationSet.concat([perturbations, batch])
-            y = torch.cat([y, self._query(batch)], dim=-1)
+            y = torch.cat([y, self._query(batch, targets)], dim=-1)
         return perturbations, y, trace
 
-    def _focused_batch(self, instances, posterior, data, size, pool_size, generator):
+    def _focused_batch(self, X, posterior, data, size, pool_size, generator):
         """BayesLIME focused sampling: candidates drawn in proportion to the predictive
         variance z^T Sigma z of the current surrogate (Slack et al., 2021, Sec. 4.2)."""
         pool = self.perturbation.sample_z(max(pool_size, size), generator, (1,))[0]
@@ -174,7 +155,7 @@ class BayesLIME(SurrogateExplainer):
         variance = predictive_variance(covariance, centred).clamp_min(1e-300).cpu()
         chosen = torch.multinomial(variance / variance.sum(), size, replacement=False,
                                    generator=generator)
-        return self.perturbation.complete(instances, pool[chosen].unsqueeze(0))
+        return self.perturbation.complete(X, pool[chosen].unsqueeze(0))
 
 
 class BayesSHAP(BayesLIME):

@@ -30,11 +30,11 @@ import math
 import numpy as np
 from scipy import stats
 
-from probex.blackbox import BlackBox, as_blackbox
-from probex.explainers._surrogate import fit_surrogate, resolve_inference, surrogate_explanation
-from probex.explainers.smoothgrad import check_n_samples, check_sigma, gaussian_neighbourhood
+from probex._deprecation import renamed_arguments
+from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
+from probex.explainers.smoothgrad import check_sigma, isotropic_perturbation
 from probex.explanation import Explanation
-from probex.priors import NormalInverseGamma, as_prior
+from probex.priors import NormalInverseGamma
 
 __all__ = ["CLIME", "clime_prior", "clime_deviation_bound"]
 
@@ -46,11 +46,11 @@ def clime_prior(sigma: float) -> NormalInverseGamma:
     return NormalInverseGamma(scale=_PRIOR_SCALE_PER_SIGMA / check_sigma(sigma))
 
 
-class CLIME:
+class CLIME(SurrogateExplainer):
     """Continuous LIME: a Bayesian linear surrogate on isotropic Gaussian perturbations.
 
     Args:
-        bb: the :class:`~probex.BlackBox` (any model: no gradients needed), or a model.
+        model: the :class:`~probex.BlackBox` (any model: no gradients needed), or a model.
         sigma: noise standard deviation in input units (the same sigma as SmoothGrad).
         n_samples: default perturbations per instance.
         prior: ``None`` for :func:`clime_prior` (negligible shrinkage), or any prior
@@ -60,8 +60,7 @@ class CLIME:
             BayesLIME.
         seed: seeds perturbations and inference; with SmoothGrad's ``seed`` and ``sigma``
             the perturbations are identical.
-        num_draws, num_chains: draws kept from exact posteriors.
-        progress: progress bars for NUTS/SVI.
+        n_draws, n_chains, device, progress, blackbox_options: as for BayesLIME.
 
     The coefficients are in output units per input unit (probability per unit of x_j for
     classifiers); there is no locality kernel and no anchor row.
@@ -69,42 +68,36 @@ class CLIME:
 
     method = "C-LIME"
 
-    def __init__(self, bb: BlackBox, sigma: float = 1.0, n_samples: int = 1000, prior=None,
-                 inference="auto", *, seed: int = 0, num_draws: int = 1000,
-                 num_chains: int = 4, progress: bool | None = None):
-        self.bb = as_blackbox(bb)
+    @renamed_arguments(num_draws="n_draws", num_chains="n_chains")
+    def __init__(self, model, sigma: float = 1.0, n_samples: int = 1000, prior=None,
+                 inference="auto", *, n_draws: int = 1000, n_chains: int = 4, seed: int = 0,
+                 device=None, progress: bool | None = None, blackbox_options: dict | None = None):
         self.sigma = check_sigma(sigma)
-        self.n_samples = check_n_samples(n_samples)
-        self.prior = clime_prior(self.sigma) if prior is None else as_prior(prior)
-        self.seed = int(seed)
-        self.inference = resolve_inference(inference, self.prior, self.seed, self.bb.device,
-                                           progress)
-        self.num_draws, self.num_chains = int(num_draws), int(num_chains)
+        super().__init__(model, None, prior=clime_prior(self.sigma) if prior is None else prior,
+                         inference=inference, n_samples=n_samples, n_draws=n_draws,
+                         n_chains=n_chains, seed=seed, device=device, progress=progress,
+                         blackbox_options=blackbox_options)
 
-    def explain(self, x, n_samples: int | None = None) -> Explanation:
-        """Explain one instance x (d,), or B instances (B, d) in one vectorized inference.
+    def _make_perturbation(self, perturbation, background, kernel, kernel_width):
+        if self.bb.n_features is None:  # no background: the width comes with the data
+            return None
+        return isotropic_perturbation(self.bb.n_features, self.sigma)
 
-        Uses ``n_samples`` perturbations per instance plus one query of f(x) (stored as
-        ``prediction``). Returns the surrogate's posterior as an Explanation; for exact
-        inference ``mean`` is the (negligibly shrunk) least-squares slope.
-        """
-        n = self.n_samples if n_samples is None else check_n_samples(n_samples)
-        instances, single, perturbations = gaussian_neighbourhood(self.bb, x, n, self.sigma,
-                                                                  self.seed)
-        d = instances.shape[1]
-        before = self.bb.n_queries
-        y = self.bb(perturbations.inputs.reshape(-1, d)).reshape(-1, n)
-        prediction = self.bb(instances)
-        fit = fit_surrogate(perturbations.z.to(y.device), y, perturbations.weights.to(y.device),
-                            self.prior, self.inference, self.seed, self.num_draws,
-                            self.num_chains)
-        attrs = {"method": self.method, "kernel": "none", "sigma": self.sigma,
+    def _explain(self, X, targets, n_samples, streams) -> Explanation:
+        """``n_samples`` perturbations per instance plus one query of f(x) (stored as
+        ``prediction``); for exact inference ``mean`` is the (negligibly shrunk)
+        least-squares slope."""
+        if self.perturbation is None:
+            self.perturbation = isotropic_perturbation(X.shape[1], self.sigma)
+        perturbations = self._sample(X, n_samples, streams, include_anchors=False)
+        y = self._query(perturbations, targets)
+        prediction = self.bb(X, target=targets)
+        fit = self._fit(perturbations, y, streams)
+        attrs = {**self._attrs(fit), "kernel": "none", "sigma": self.sigma,
                  "perturbation": "GaussianPerturbation(std=1, scale=sigma)",
-                 "prior": repr(self.prior), "seed": self.seed, "n_samples": n,
-                 "target": -1 if self.bb.target is None else self.bb.target,
-                 "n_queries": self.bb.n_queries - before}
-        return surrogate_explanation(fit, perturbations, y, instances, prediction,
-                                     self.bb.feature_names, attrs, single)
+                 "n_samples": n_samples}
+        return surrogate_explanation(fit, perturbations, y, X, prediction,
+                                     self.bb.feature_names, attrs)
 
 
 # ---------------------------------------------------------------------- theory

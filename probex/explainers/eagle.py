@@ -16,12 +16,9 @@ import math
 import numpy as np
 import torch
 
-from probex._checks import as_tensor
-from probex.explainers._surrogate import (
-    SurrogateExplainer,
-    fit_surrogate,
-    surrogate_explanation,
-)
+from probex._checks import check_count, check_positive, check_probability
+from probex._deprecation import renamed_arguments
+from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
 from probex.explanation import Explanation
 from probex.inference._runtime import progress_bar
 from probex.inference.design import (
@@ -54,38 +51,32 @@ class EAGLE(SurrogateExplainer):
     which local linear approximation the surrogate estimates (rows at the kernel's most
     informative radius count more than under random sampling).
 
-    Args:
-        bb: the :class:`~probex.BlackBox` (or a model, wrapped with default options).
-        background: (N, d) reference data: feature scales for Gaussian perturbations, the
-            replacement baseline for masks.
-        kernel: ``"lime"`` (default) or ``"shap"`` (masks only).
-        perturbation: ``"gaussian"`` (default), ``"mask"`` or a Perturbation object.
-        prior: ``None`` (conjugate normal-inverse-gamma) or any prior BayesLIME takes; the
-            design always uses the conjugate posterior (of the default NIG prior when the
-            prior is not conjugate), the final posterior uses ``inference``.
-        inference: ``"auto"``, ``"exact"``, ``"svi"``, ``"nuts"`` or a runner object.
-        kernel_width: LIME kernel width (default 0.75 sqrt(d)).
-        marginalize: see :class:`~probex.BayesLIME`.
-        seed: seeds the starting design, the candidate pools and inference.
-        num_draws, num_chains: draws kept from exact posteriors (sampled iid).
-        progress: a progress bar over the query budget (``None``: only on a terminal).
+    Arguments as :class:`~probex.explainers._surrogate.SurrogateExplainer`; the design
+    always uses the conjugate posterior (of the default NIG prior when ``prior`` is not
+    conjugate), the final posterior uses ``inference``. ``seed`` seeds the starting design,
+    the candidate pools and inference; ``progress`` shows a bar over the query budget.
     """
 
     method = "EAGLE"
+    vectorized = False
 
-    def explain(self, x, budget: int = 1000, *, batch_size: int | None = None,
-                tol: float | None = None, pool_size: int = 2000,
-                initial_size: int | None = None, prob: float = 0.95) -> Explanation:
-        """Explain one instance x (d,) with at most ``budget`` black-box queries.
+    @renamed_arguments(budget="n_samples", tol="target_width")
+    def explain(self, x, n_samples: int | None = None, *, target=None,
+                target_width: float | None = None, batch_size: int | None = None,
+                pool_size: int = 2000, initial_size: int | None = None,
+                prob: float = 0.95) -> Explanation:
+        """Explain x (d,) (or each row of a batch (B, d) in turn) with at most
+        ``n_samples`` black-box queries per instance.
 
         Args:
-            x: the instance.
-            budget: the most queries to spend (starting design included).
+            n_samples: the most queries to spend (starting design included).
+            target: the output explained (see :class:`~probex.explainers.Explainer`).
+            target_width: stop once every ``prob`` interval is narrower than this (output
+                units).
             batch_size: queries per round (default max(10, d)).
-            tol: stop once every ``prob`` interval is narrower than this (output units).
             pool_size: candidates drawn from the scheme per round.
             initial_size: rows of the space-filling start (default 2 (d + 1)).
-            prob: interval probability for ``tol`` and the trace's ``max_width``.
+            prob: interval probability for ``target_width`` and the trace's ``max_width``.
 
         Returns:
             an :class:`~probex.Explanation` whose ``trace`` has one row per round:
@@ -95,36 +86,35 @@ class EAGLE(SurrogateExplainer):
             ``information_bound`` ((d/2) log(1 + t R^2 / (d sigma^2)) with R the running
             max of sqrt(w) ||z - z_x||), ``max_width`` and ``noise_variance`` (b / a).
         """
-        x = as_tensor(x, "x")
-        if x.ndim != 1:
-            raise ValueError("EAGLE explains one instance at a time: x must have shape (d,)")
         d = self.perturbation.n_features
-        budget = _positive_int("budget", budget, minimum=2)
-        batch_size = _positive_int("batch_size", batch_size or max(10, d))
-        pool_size = _positive_int("pool_size", pool_size)
+        batch_size = check_count("batch_size", batch_size or max(10, d))
+        pool_size = check_count("pool_size", pool_size)
         if pool_size < batch_size:
             raise ValueError(f"pool_size ({pool_size}) must be at least batch_size ({batch_size})")
-        initial = min(budget, _positive_int("initial_size", initial_size or 2 * (d + 1),
-                                            minimum=2))
-        if tol is not None and not tol > 0:
-            raise ValueError(f"tol must be positive, got {tol}")
-        if not 0 < prob < 1:
-            raise ValueError(f"prob must be in (0, 1), got {prob}")
+        options = {"target_width": check_positive("target_width", target_width,
+                                                  allow_none=True),
+                   "batch_size": batch_size, "pool_size": pool_size,
+                   "initial_size": check_count("initial_size", initial_size or 2 * (d + 1),
+                                               minimum=2),
+                   "prob": check_probability("prob", prob)}
+        return super().explain(x, n_samples, target=target, **options)
 
-        generator = torch.Generator().manual_seed(self.seed)
-        queries_before = self.bb.n_queries
-        instances = x.unsqueeze(0)
+    def _explain(self, X, targets, n_samples, streams, *, target_width, batch_size, pool_size,
+                 initial_size, prob) -> Explanation:
+        d = self.perturbation.n_features
+        budget, initial = n_samples, min(n_samples, initial_size)
+        generator = streams.generator(0)
         design_prior = (self.prior if isinstance(self.prior, NormalInverseGamma)
                         else NormalInverseGamma())
         online = OnlineSurrogatePosterior(d, design_prior.scale, design_prior.noise_shape,
                                           design_prior.noise_rate, device=self.bb.device)
         trace = _Trace(self.perturbation, design_prior, d)
         batches, answers = [], []
-        batch = space_filling_design(self.perturbation, instances, initial, generator)
+        batch = space_filling_design(self.perturbation, X, initial, generator)
         batch_gain = math.nan
         with progress_bar(budget, self.method, self.progress) as bar:
             while True:
-                y = self._query(batch)
+                y = self._query(batch, targets)
                 batches.append(batch)
                 answers.append(y)
                 online.add(batch.z[0], y[0], batch.weights[0])
@@ -132,40 +122,23 @@ class EAGLE(SurrogateExplainer):
                 bar.update(len(batch))
                 posterior = online.posterior()
                 width = trace.record(online.n, posterior, prob, batch_gain)
-                if (tol is not None and width <= tol) or online.n >= budget:
+                if (target_width is not None and width <= target_width) or online.n >= budget:
                     break
                 pool = self.perturbation.sample_z(pool_size, generator)
                 selection = greedy_batch(pool, self.perturbation.weights(pool),
                                          online.state(posterior),
                                          min(batch_size, budget - online.n))
-                batch = self.perturbation.complete(
-                    instances, pool[selection.index.cpu()].unsqueeze(0))
+                batch = self.perturbation.complete(X, pool[selection.index.cpu()].unsqueeze(0))
                 batch_gain = selection.total_gain
         perturbations = PerturbationSet.concat(batches)
         y = torch.cat(answers, dim=-1)
-        fit = fit_surrogate(perturbations.z.to(y.device), y, perturbations.weights.to(y.device),
-                            self.prior, self.inference, self.seed, self.num_draws,
-                            self.num_chains, self.marginalize)
-        attrs = {"method": self.method, "kernel": self.kernel, "marginalized": fit.marginalized,
-                 "perturbation": type(self.perturbation).__name__, "prior": repr(self.prior),
-                 "seed": self.seed, "target": -1 if self.bb.target is None else self.bb.target,
-                 "n_queries": self.bb.n_queries - queries_before, "budget": budget,
-                 "batch_size": batch_size, "pool_size": pool_size, "initial_size": initial,
-                 "tol": -1.0 if tol is None else float(tol), "prob": float(prob)}
-        return surrogate_explanation(fit, perturbations, y, instances, y[:, 0],
-                                     self.bb.feature_names, attrs, True, trace.columns)
-
-    def _query(self, perturbations: PerturbationSet) -> torch.Tensor:
-        """Black-box answers for (1, n, d) perturbations, shape (1, n)."""
-        inputs = perturbations.inputs
-        flat = inputs.reshape(-1, inputs.shape[-1])
-        return self.bb(flat, level=perturbations.levels.reshape(-1)).reshape(inputs.shape[:-1])
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+        fit = self._fit(perturbations, y, streams)
+        attrs = {**self._attrs(fit), "budget": budget, "batch_size": batch_size,
+                 "pool_size": pool_size, "initial_size": initial,
+                 "target_width": -1.0 if target_width is None else float(target_width),
+                 "prob": float(prob)}
+        return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
+                                     attrs, trace.columns)
 
 
 class _Trace:

@@ -31,8 +31,8 @@ import pandas as pd
 import torch
 from pyro import poutine
 
-from probex import __version__
 from probex._checks import as_matrix, as_tensor, check_choice
+from probex._version import __version__
 from probex.blackbox import BlackBox, as_blackbox
 from probex.explainers._levels import check_labels, perturb_by_level
 from probex.inference import NUTSRunner, SVIRunner, to_inference_data

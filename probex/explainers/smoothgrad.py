@@ -26,14 +26,14 @@ import math
 import numpy as np
 import torch
 
-from probex._checks import as_tensor, resolve_device
-from probex.blackbox import BlackBox
+from probex._checks import check_count, check_positive
+from probex._deprecation import renamed_arguments
+from probex.explainers._base import LocalExplainer
 from probex.explanation import Explanation
-from probex.perturb import GaussianPerturbation, PerturbationSet
+from probex.perturb import GaussianPerturbation
 
-__all__ = ["SmoothGrad", "isotropic_perturbation", "gaussian_neighbourhood",
-           "logistic_smoothgrad", "smoothgrad_deviation_bound", "smoothgrad_sample_size",
-           "smoothed_gradient_lipschitz"]
+__all__ = ["SmoothGrad", "isotropic_perturbation", "check_sigma", "logistic_smoothgrad",
+           "smoothgrad_deviation_bound", "smoothgrad_sample_size", "smoothed_gradient_lipschitz"]
 
 
 def isotropic_perturbation(n_features: int, sigma: float) -> GaussianPerturbation:
@@ -45,46 +45,12 @@ def isotropic_perturbation(n_features: int, sigma: float) -> GaussianPerturbatio
                                 scale=sigma, kernel="none")
 
 
-def gaussian_neighbourhood(bb: BlackBox, x, n: int, sigma: float, seed: int
-                           ) -> tuple[torch.Tensor, bool, PerturbationSet]:
-    """The perturbations SmoothGrad and C-LIME both average over: ``n`` draws
-    a = x + N(0, sigma^2 I) per instance, seeded by ``seed`` (no anchor row).
-
-    Args:
-        bb: the black box (its feature count is bound to x's).
-        x: one instance (d,) or B instances (B, d).
-
-    Returns:
-        (instances (B, d), whether x was a single instance, perturbations with z and
-        inputs of shape (B, n, d)).
-    """
-    x = as_tensor(x, "x")
-    single = x.ndim == 1
-    instances = x.unsqueeze(0) if single else x
-    if instances.ndim != 2:
-        raise ValueError(f"x must have shape (d,) or (n_instances, d); got {tuple(x.shape)}")
-    bb.bind_features(instances.shape[1])
-    generator = torch.Generator().manual_seed(seed)
-    perturbations = isotropic_perturbation(instances.shape[1], sigma).sample(
-        instances, n, generator, include_anchors=False)
-    return instances, single, perturbations
-
-
 def check_sigma(sigma) -> float:
     """The noise scale as a positive finite float."""
-    sigma = float(sigma)
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a positive number (input units), got {sigma!r}")
-    return sigma
+    return check_positive("sigma", sigma)
 
 
-def check_n_samples(n_samples) -> int:
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
-    return int(n_samples)
-
-
-class SmoothGrad:
+class SmoothGrad(LocalExplainer):
     """SmoothGrad of a differentiable model, with the Monte Carlo error as uncertainty.
 
     Args:
@@ -95,94 +61,73 @@ class SmoothGrad:
             data: in standard deviations).
         n_samples: default number of noisy gradients per instance (= queries).
         device: where gradients are computed; defaults to the BlackBox's device (CPU when
-            wrapping). Noise is drawn on the CPU from a seeded generator, so CPU and GPU
+            wrapping). Noise is drawn on the CPU from seeded generators, so CPU and GPU
             runs use the same perturbations.
         seed: seeds the perturbations (and the normal draws); same seed, same numbers.
-        num_draws, num_chains: size of the draws stored in the Explanation.
+        n_draws, n_chains: size of the draws stored in the Explanation.
 
-    The explained output is the BlackBox's target output: a probability for classifiers.
-    With the same ``sigma`` and ``seed``, :class:`probex.CLIME` queries the model at the
-    very same points, and both estimate the same phi(x) (Eq. 1).
+    The explained output is the target output: a probability for classifiers. With the
+    same ``sigma`` and ``seed``, :class:`probex.CLIME` queries the model at the very same
+    points, and both estimate the same phi(x) (Eq. 1).
     """
 
     method = "SmoothGrad"
+    uncertainty = "monte_carlo_error"
 
+    @renamed_arguments(num_draws="n_draws", num_chains="n_chains")
     def __init__(self, model, sigma: float = 1.0, n_samples: int = 1000, device=None, *,
-                 seed: int = 0, num_draws: int = 1000, num_chains: int = 4,
-                 **blackbox_options):
-        if isinstance(model, BlackBox):
-            if blackbox_options:
-                raise ValueError(f"options {sorted(blackbox_options)} apply when wrapping a "
-                                 "model, not to an existing BlackBox")
-            if device is not None and resolve_device(device) != model.device:
-                raise ValueError(f"device={str(device)!r} but the BlackBox lives on "
-                                 f"{model.device}; build the BlackBox with that device")
-            self.bb = model
-        else:
-            self.bb = BlackBox(model, device=device or "cpu", **blackbox_options)
+                 seed: int = 0, n_draws: int = 1000, n_chains: int = 4,
+                 progress: bool | None = None, **blackbox_options):
+        super().__init__(model, n_samples=n_samples, seed=seed, device=device,
+                         progress=progress, blackbox_options=blackbox_options)
         if not self.bb.differentiable:
             raise ValueError(
                 f"SmoothGrad needs gradients: pass a torch nn.Module or a callable with "
                 f"input_type='torch', not a {self.bb.kind} model (use px.CLIME for the "
                 "same explanation from function values)")
         self.sigma = check_sigma(sigma)
-        self.n_samples = check_n_samples(n_samples)
-        self.seed = int(seed)
-        if num_draws < 1 or num_chains < 1:
-            raise ValueError("num_draws and num_chains must be positive")
-        self.num_draws, self.num_chains = int(num_draws), int(num_chains)
+        self.n_draws = check_count("n_draws", n_draws)
+        self.n_chains = check_count("n_chains", n_chains)
 
-    @property
-    def device(self) -> torch.device:
-        return self.bb.device
-
-    def explain(self, x, n_samples: int | None = None) -> Explanation:
-        """SmoothGrad of one instance x (d,) or of B instances (B, d), each from its own
-        ``n_samples`` noisy gradients (n_samples + 1 queries: the last is f(x), stored as
-        ``prediction``).
-
-        Returns:
-            an Explanation: ``mean`` (d,) or (B, d) is the SmoothGrad estimate, ``sd`` its
-            Monte Carlo standard error, ``hdi`` the normal interval;
-            ``constant_data`` holds ``z`` (= a - x), ``gradients`` and ``x``,
-            ``observed_data`` the outputs f(a).
-        """
-        n = self.n_samples if n_samples is None else check_n_samples(n_samples)
-        instances, single, perturbations = gaussian_neighbourhood(self.bb, x, n, self.sigma,
-                                                                  self.seed)
-        d = instances.shape[1]
-        before = self.bb.n_queries
-        values, gradients = self.bb.gradient(perturbations.inputs.reshape(-1, d))
-        gradients = gradients.cpu().reshape(-1, n, d)
-        prediction = self.bb(instances).cpu()
+    def _explain(self, X, targets, n_samples, streams) -> Explanation:
+        """Each instance from its own ``n_samples`` noisy gradients (n_samples + 1 queries:
+        the last is f(x), stored as ``prediction``). ``mean`` is the SmoothGrad estimate,
+        ``sd`` its Monte Carlo standard error, ``hdi`` the normal interval;
+        ``constant_data`` holds ``z`` (= a - x), ``gradients`` and ``x``,
+        ``observed_data`` the outputs f(a)."""
+        n, (B, d) = n_samples, X.shape
+        perturbations = isotropic_perturbation(d, self.sigma).sample_rows(
+            X, n, streams.generators(), include_anchors=False)
+        values, gradients = self.bb.gradient(perturbations.inputs.reshape(-1, d),
+                                             target=targets.repeat_interleave(n))
+        gradients = gradients.cpu().reshape(B, n, d)
+        prediction = self.bb(X, target=targets).cpu()
         mean, covariance = gradients.mean(1), _sample_covariance(gradients)
         standard_error = torch.diagonal(covariance, dim1=-2, dim2=-1).div(n).sqrt()
-        draw_generator = torch.Generator().manual_seed(self.seed + 1)
-        draws = normal_draws(mean, covariance / n, self.num_chains * self.num_draws,
-                             draw_generator).reshape(self.num_chains, self.num_draws, -1, d)
-        data = {"z": perturbations.z, "gradients": gradients,
-                "response": values.cpu().reshape(-1, n), "x": instances,
-                "prediction": prediction}
-        data = {k: v.numpy() for k, v in data.items()}
-        if single:
-            draws, mean, standard_error = draws[:, :, 0], mean[0], standard_error[0]
-            data = {k: v[0] for k, v in data.items()}
-        lead = [] if single else ["instance"]
+        draws = torch.stack([normal_draws(mean[i:i + 1], covariance[i:i + 1] / n,
+                                          self.n_chains * self.n_draws,
+                                          _shifted(streams.generator(i)))[:, 0]
+                             for i in range(B)], dim=1)
+        draws = draws.reshape(self.n_chains, self.n_draws, B, d)
         return Explanation.from_draws(
             draws.numpy(), self.bb.feature_names, method=self.method, inference="monte_carlo",
-            n_queries=self.bb.n_queries - before,
             closed_form={"loc": mean.numpy(), "sd": standard_error.numpy(),
                          "distribution": "normal"},
-            observed_data={"response": data["response"]},
-            constant_data={k: data[k] for k in ("z", "gradients", "x", "prediction")},
-            dims={"z": [*lead, "perturbation", "feature"],
-                  "gradients": [*lead, "perturbation", "feature"],
-                  "response": [*lead, "perturbation"], "x": [*lead, "feature"],
-                  "prediction": lead},
+            observed_data={"response": values.cpu().reshape(B, n).numpy()},
+            constant_data={"z": perturbations.z.numpy(), "gradients": gradients.numpy(),
+                           "x": X.cpu().numpy(), "prediction": prediction.numpy()},
+            dims={"z": ["instance", "perturbation", "feature"],
+                  "gradients": ["instance", "perturbation", "feature"],
+                  "response": ["instance", "perturbation"], "x": ["instance", "feature"],
+                  "prediction": ["instance"]},
             coords={"perturbation": np.arange(n)},
-            attrs={"sigma": self.sigma, "n_samples": n, "seed": self.seed,
-                   "target": -1 if self.bb.target is None else self.bb.target,
+            attrs={"sigma": self.sigma, "n_samples": n,
                    "output": "probability" if self.bb.task == "classification" else "value"})
+
+
+def _shifted(generator: torch.Generator) -> torch.Generator:
+    """A generator for the draws of an instance, independent of its perturbations'."""
+    return torch.Generator().manual_seed(int(generator.initial_seed()) ^ 0x5DEECE66D)
 
 
 def _sample_covariance(samples: torch.Tensor) -> torch.Tensor:

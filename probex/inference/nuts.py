@@ -90,11 +90,14 @@ class NUTSRunner:
         self.seed = int(seed)
         self.device = device
 
-    def run(self, model, *args, init_values: dict | None = None, **kwargs) -> PosteriorDraws:
-        """Sample ``model(*args, **kwargs)``; draws of latent and deterministic sites."""
+    def run(self, model, *args, init_values: dict | None = None, seed: int | None = None,
+            **kwargs) -> PosteriorDraws:
+        """Sample ``model(*args, **kwargs)``; draws of latent and deterministic sites.
+        ``seed`` overrides the runner's own (explainers pass theirs)."""
+        seed = self.seed if seed is None else int(seed)
         latent, deterministic, _ = latent_and_deterministic_sites(model, *args, **kwargs)
         start = time.perf_counter()
-        chains = [self._run_chain(model, args, kwargs, chain, init_values)
+        chains = [self._run_chain(model, args, kwargs, chain, init_values, seed)
                   for chain in range(self.num_chains)]
         seconds = time.perf_counter() - start
         posterior = {name: np.stack([c[0][name] for c in chains]) for name in latent}
@@ -115,7 +118,7 @@ class NUTSRunner:
                   "target_accept_prob": self.target_accept_prob},
         )
 
-    def _run_chain(self, model, args, kwargs, chain: int, init_values):
+    def _run_chain(self, model, args, kwargs, chain: int, init_values, seed: int):
         init = init_to_value(values=init_values or {}, fallback=init_to_median(num_samples=15))
         kernel = NUTS(model, target_accept_prob=self.target_accept_prob,
                       max_tree_depth=self.max_tree_depth, full_mass=self.dense_mass,
@@ -130,13 +133,13 @@ class NUTSRunner:
             "acceptance_rate": np.zeros(n),
             "lp": np.zeros(n),
         }
-        with seeded(self.seed + 1000 * chain, self.device), warnings.catch_warnings():
+        with seeded(seed + 1000 * chain, self.device), warnings.catch_warnings():
             # Pyro's JIT uses torch.jit.trace, which torch >= 2.9 flags as deprecated
             warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated",
                                     category=DeprecationWarning)
             kernel.setup(self.num_warmup, *args, **kwargs)
             if self.init_mass == "curvature" and self.num_warmup > 0:
-                self._start_from_curvature(kernel, chain)
+                self._start_from_curvature(kernel, chain, seed)
             counter = _CountingPotential(kernel.potential_fn)
             kernel.potential_fn = counter
             params = kernel.initial_params
@@ -174,11 +177,11 @@ class NUTSRunner:
         stats["warmup_gradients"] = warmup_gradients
         return {name: np.stack(values) for name, values in draws.items()}, stats
 
-    def _start_from_curvature(self, kernel, chain: int) -> None:
+    def _start_from_curvature(self, kernel, chain: int, seed: int) -> None:
         """Replace the kernel's initial (identity) inverse mass matrix by the inverse
         Hessian diagonal at the initial point, then re-find a reasonable step size."""
         adapter = kernel.mass_matrix_adapter
-        generator = torch.Generator().manual_seed(self.seed + 1000 * chain + 17)
+        generator = torch.Generator().manual_seed(seed + 1000 * chain + 17)
         hessian_diag = hessian_diagonal(kernel.potential_fn, kernel.initial_params,
                                         self.curvature_probes, generator)
         start = {}

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import probex as px
-from probex.explainers._surrogate import conjugate_posterior
+from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.inference import SVIRunner
 from probex.inference.design import design_information_gain, design_radius, information_gain_bound
 from probex.models.surrogate import center
@@ -160,14 +160,15 @@ def test_bad_arguments_are_named(forest):
     bb, data = forest
     ex = px.EAGLE(bb, background=data.X_train)
     x = data.X_test[0]
-    with pytest.raises(ValueError, match="one instance at a time"):
-        ex.explain(data.X_test[:2])
-    with pytest.raises(ValueError, match="budget"):
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 2"):
+        ex.explain(x, 1)
+    with pytest.warns(DeprecationWarning, match="'budget' is renamed 'n_samples'"), \
+            pytest.raises(ValueError, match="n_samples must be an integer >= 2"):
         ex.explain(x, budget=1)
     with pytest.raises(ValueError, match="pool_size"):
-        ex.explain(x, budget=100, batch_size=50, pool_size=10)
-    with pytest.raises(ValueError, match="tol"):
-        ex.explain(x, tol=0.0)
+        ex.explain(x, 100, batch_size=50, pool_size=10)
+    with pytest.raises(ValueError, match="target_width must be a positive finite number"):
+        ex.explain(x, target_width=0.0)
     with pytest.raises(ValueError, match="batch_size"):
         ex.explain(x, batch_size=2.5)
     with pytest.raises(ValueError, match="kernel"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import probex as px
-from probex.explainers._surrogate import conjugate_posterior
+from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.models.surrogate import SufficientStatistics, bayesian_linear_surrogate, center
 
 
