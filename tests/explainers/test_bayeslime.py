@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import probex as px
-from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.inference import NUTSRunner, SVIRunner
+from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.metrics import interval_coverage
 from probex.models.surrogate import center
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import probex as px
-from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.inference import SVIRunner
 from probex.inference.design import design_information_gain, design_radius, information_gain_bound
+from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.models.surrogate import center
 
 TRACE_COLUMNS = {"n_queries", "information_gain", "information_gain_nig", "batch_gain",
