@@ -246,7 +246,7 @@ def test_resume_refuses_a_checkpoint_of_another_fit(tmp_path):
         make().fit(X[:48], epochs=2, batch_size=16, checkpoint=path, resume=True)
     with pytest.raises(ValueError, match="batch_size=16; this fit has batch_size=8"):
         make().fit(X, epochs=1, batch_size=8, checkpoint=path, resume=True)
-    with pytest.raises(ValueError, match="does not match this explainer's networks"):
+    with pytest.raises(ValueError, match=r"hidden=\(8,\); this fit has hidden=\(4,\)"):
         make(hidden=(4,)).fit(X, epochs=1, batch_size=16, checkpoint=path, resume=True)
     resumed = make().fit(X, epochs=1, batch_size=16, checkpoint=path, resume=True)
     assert resumed.history_["step"].tolist() == [0, 1, 2, 3]

@@ -33,8 +33,11 @@ def test_in_situ_lex_recovers_the_xor_features():
     # the predictor sees only the selected features and still separates the classes
     accuracy = (lex.predict_proba(test.X).argmax(1) == test.y).mean()
     assert accuracy > 0.85
-    assert list(lex.history_.columns) == ["loss", "log_lik", "n_selected", "phase"]
+    assert list(lex.history_.columns) == ["step", "epoch", "phase", "log_lik", "objective",
+                                          "n_selected", "loss"]
     assert len(lex.history_) == 20 * 32  # ceil(2000 / 64) = 32 steps per epoch
+    assert lex.history_["step"].tolist() == list(range(20 * 32))
+    assert lex.history_["epoch"].tolist() == [s // 32 for s in range(20 * 32)]
 
 
 @pytest.mark.slow
@@ -71,10 +74,12 @@ def test_post_hoc_queries_are_counted_exactly():
                  batch_size=40, **SMALL)
     lex.fit(data.X, bb, epochs=2)
     # targets: 100 rows; each epoch: batches of 40, 40, 20 rows x 2 masks x 3 imputations
-    assert bb.n_queries == 100 + 2 * 100 * 2 * 3 == lex.n_queries_
+    assert bb.n_queries == 100 + 2 * 100 * 2 * 3 == lex.n_queries_fit_
     e = lex.explain(data.X[:5])
-    assert e.n_queries == 0 and e.attrs["training_queries"] == lex.n_queries_
-    assert bb.n_queries == lex.n_queries_  # explaining is one selector pass, no queries
+    assert e.n_queries == 0 and e.attrs["n_queries_fit"] == lex.n_queries_fit_
+    assert bb.n_queries == lex.n_queries_fit_  # explaining is one selector pass, no queries
+    with pytest.warns(DeprecationWarning, match="n_queries_fit_"):
+        assert lex.n_queries_ == lex.n_queries_fit_  # the old name, for one release
 
 
 def test_relaxed_post_hoc_needs_a_differentiable_black_box():

@@ -24,7 +24,7 @@ from probex.models.imputation import (
     make_imputation,
 )
 from probex.models.lex import LEXModel, LogSoftmax, expected_log_likelihood
-from probex.models.lex_estimators import lex_loss, make_baseline
+from probex.inference.selection_estimators import lex_loss, make_baseline
 from probex.models.selectors import (
     ConvSelectorNet,
     KSubset,
