@@ -69,7 +69,7 @@ def unwritable_folder(tmp_path):
     try:
         for candidate in (folder, Path("/sys")):
             try:
-                tempfile.TemporaryFile(dir=candidate).close()
+                tempfile.NamedTemporaryFile(dir=candidate).close()
             except OSError:
                 yield candidate
                 return

@@ -107,7 +107,6 @@ class FEX:
                              "task='classification'")
         if int(n_classes) < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-        check_choice("classes", classes, ("predicted", "all"))
         check_choice("reward", reward, ("ratio", "gain"))
         if isinstance(replacement, str):
             check_choice("replacement", replacement, ("mean", "median", "zero"))
@@ -117,20 +116,10 @@ class FEX:
         self.background = None if background is None else as_matrix(background, "background")
         self.replacement = replacement
         self.reward_kind = reward
-        check_choice("objective", objective, ("ppo", "elbo"))
-        ppo = objective == "ppo"
-        entropy_coef = (0.5 if ppo else 0.05) if entropy_coef is None else entropy_coef
-        kl_coef = (0.5 if ppo else 0.2) if kl_coef is None else kl_coef
-        self.settings = FEXSettings(objective, int(trajectory_length), float(clip),
-                                    int(ppo_epochs), float(entropy_coef), float(kl_coef),
-                                    float(value_coef))
-        self.classes = classes
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-        self.learning_rate = float(learning_rate)
-        if not 0 < final_lr_fraction <= 1:
-            raise ValueError(f"final_lr_fraction must be in (0, 1], got {final_lr_fraction}")
-        self.final_lr_fraction = float(final_lr_fraction)
+        self.settings = FEXSettings.for_objective(
+            objective, entropy_coef, kl_coef, trajectory_length=int(trajectory_length),
+            clip=float(clip), ppo_epochs=int(ppo_epochs), value_coef=float(value_coef),
+            classes=classes, learning_rate=learning_rate, final_lr_fraction=final_lr_fraction)
         self.hidden = tuple(positive_int("hidden layer width", h) for h in hidden)
         self.image_shape = image_shape
         self.seed = int(seed)
@@ -213,9 +202,7 @@ class FEX:
         with pyro.get_param_store().scope(), seeded(self.seed, self.device):
             result = train_policy(
                 self.program, X.to(self.device, dtype), model_probs.to(self.device, dtype),
-                self.settings, epochs=epochs, batch_size=batch_size, seed=self.seed,
-                learning_rate=self.learning_rate, final_lr_fraction=self.final_lr_fraction,
-                classes=self.classes, config={
+                self.settings, epochs=epochs, batch_size=batch_size, seed=self.seed, config={
                     "reward": self.reward_kind, "n_classes": self.n_classes,
                     "explainer": self.explainer_spec, "hidden": self.hidden,
                     "image_shape": self.image_shape, "feature_groups": self.groups.ids,

@@ -31,6 +31,7 @@ from pyro import poutine
 from pyro.infer import TraceGraph_ELBO
 from pyro.ops.provenance import detach_provenance
 
+from probex._checks import check_choice
 from probex.inference.training import Phase, TrainingResult, geometric_decay, train
 from probex.models.fex import FEXProgram
 from probex.models.fex_policy import kl_to_model
@@ -54,6 +55,11 @@ class FEXSettings:
         value_coef: c_v, weight of the value network's squared error (PPO).
         normalize_advantages: standardise advantages over each rollout (PPO).
         max_grad_norm: clip the gradient's global norm (``None``: no clipping).
+        classes: ``"predicted"`` trains each instance's predicted-class head, ``"all"``
+            every head (K times the rows and queries).
+        learning_rate: Adam's initial step size.
+        final_lr_fraction: the step size decays geometrically to this fraction of
+            ``learning_rate`` over the fit (1: constant).
     """
 
     objective: str = "ppo"
@@ -65,10 +71,30 @@ class FEXSettings:
     value_coef: float = 0.5
     normalize_advantages: bool = True
     max_grad_norm: float | None = 1.0
+    classes: str = "predicted"
+    learning_rate: float = 1e-3
+    final_lr_fraction: float = 1.0
+
+    @classmethod
+    def for_objective(cls, objective: str = "ppo", entropy_coef: float | None = None,
+                      kl_coef: float | None = None, **fields) -> FEXSettings:
+        """Settings with the objective's defaults: ``entropy_coef`` 0.5 for PPO (weighed
+        against standardised advantages) or 0.05 for the ELBO (a temperature in reward
+        units); ``kl_coef`` 0.5 (PPO) or 0.2 (ELBO)."""
+        check_choice("objective", objective, ("ppo", "elbo"))
+        ppo = objective == "ppo"
+        return cls(objective=objective, **fields,
+                   entropy_coef=(0.5 if ppo else 0.05) if entropy_coef is None else entropy_coef,
+                   kl_coef=(0.5 if ppo else 0.2) if kl_coef is None else kl_coef)
 
     def __post_init__(self):
-        if self.objective not in ("ppo", "elbo"):
-            raise ValueError(f"unknown objective={self.objective!r}; expected 'ppo' or 'elbo'")
+        check_choice("objective", self.objective, ("ppo", "elbo"))
+        check_choice("classes", self.classes, ("predicted", "all"))
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.final_lr_fraction <= 1:
+            raise ValueError(f"final_lr_fraction must be in (0, 1], got "
+                             f"{self.final_lr_fraction}")
         if int(self.trajectory_length) < 1 or int(self.ppo_epochs) < 1:
             raise ValueError("trajectory_length and ppo_epochs must be positive integers")
         if not 0 < self.clip < 1:
@@ -194,18 +220,15 @@ def policy_update(program: FEXProgram, optimizer: torch.optim.Optimizer, x, mode
 
 def train_policy(program: FEXProgram, X: torch.Tensor, model_probs: torch.Tensor,
                  settings: FEXSettings, *, epochs: int, batch_size: int, seed: int,
-                 learning_rate: float = 1e-3, final_lr_fraction: float = 1.0,
-                 classes: str = "predicted", config: dict | None = None,
-                 **loop) -> TrainingResult:
+                 config: dict | None = None, **loop) -> TrainingResult:
     """Train the policy and value networks with Adam over ``epochs`` shuffled passes
     through X, one :func:`policy_update` per minibatch (a rollout), the learning rate
-    decaying geometrically to ``final_lr_fraction`` of ``learning_rate``.
+    decaying geometrically from ``settings.learning_rate`` to ``final_lr_fraction`` of it.
 
     Args:
         X: (n, d) instances (on the networks' device and dtype); model_probs: (n, K) f(X).
-        classes: ``"predicted"`` (each instance's argmax head) or ``"all"``.
-        config: further fingerprint entries (e.g. the reward, the networks' shapes); the
-            settings, learning rates and ``classes`` are added here.
+        config: further fingerprint entries (e.g. the reward, the networks' shapes); every
+            field of ``settings`` is added here.
         **loop: passed to :func:`probex.inference.training.train` (``checkpoint``,
             ``checkpoint_every``, ``resume``, ``count_queries``, ``setup_queries``,
             ``progress``, ``callback``, ``device``).
@@ -213,17 +236,15 @@ def train_policy(program: FEXProgram, X: torch.Tensor, model_probs: torch.Tensor
     The caller seeds torch's global RNG (mask draws) and scopes Pyro's param store.
     """
     optimizer = torch.optim.Adam([*program.policy.parameters(), *program.value.parameters()],
-                                 lr=learning_rate)
+                                 lr=settings.learning_rate)
     elbo = TraceGraph_ELBO(max_plate_nesting=2) if settings.objective == "elbo" else None
 
     def step(step, index):
         return policy_update(program, optimizer, X[index], model_probs[index], settings,
-                             elbo, all_classes=classes == "all")
+                             elbo, all_classes=settings.classes == "all")
 
-    config = {**dataclasses.asdict(settings), "learning_rate": learning_rate,
-              "final_lr_fraction": final_lr_fraction, "classes": classes, **(config or {})}
     return train([Phase(epochs, step)], data=(X, model_probs), batch_size=batch_size,
                  seed=seed, modules={"policy": program.policy, "value": program.value},
-                 optimizer=optimizer, config=config,
-                 lr_schedule=geometric_decay(final_lr_fraction),
+                 optimizer=optimizer, config={**dataclasses.asdict(settings), **(config or {})},
+                 lr_schedule=geometric_decay(settings.final_lr_fraction),
                  name=f"FEX ({settings.objective})", postfix=("reward",), **loop)

@@ -199,6 +199,10 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
         device: where the minibatch indices go.
     """
     batch_size = positive_int("batch_size", batch_size)
+    checkpointer = (open_checkpoint(checkpoint, checkpoint_every, resume)
+                    if checkpoint is not None or resume else None)
+    if checkpointer is not None and checkpointer.path is None:
+        checkpointer = None
     phases = list(phases)
     for phase in phases:
         if isinstance(phase.epochs, bool) or not isinstance(phase.epochs, numbers.Integral) \
@@ -215,15 +219,11 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
     total = len(epoch_phase) * steps_per_epoch
     named = any(phase.name is not None for phase in phases)
     epochs = (str(phases[0].epochs) if len(phases) == 1 else
-              ", ".join(f"{p.name}: {p.epochs}" for p in phases))
+              "(" + ", ".join(f"{p.name}: {p.epochs}" for p in phases) + ")")
     fingerprint = {"seed": describe(seed), "n_rows": str(n_rows),
                    "batch_size": str(batch_size), "epochs": epochs,
                    "training data": data_digest(*data),
                    **{key: describe(value) for key, value in (config or {}).items()}}
-    checkpointer = (open_checkpoint(checkpoint, checkpoint_every, resume)
-                    if checkpoint is not None or resume else None)
-    if checkpointer is not None and checkpointer.path is None:
-        checkpointer = None
     generator = torch.Generator().manual_seed(int(seed))
     initial_lr = [group["lr"] for group in optimizer.param_groups]
     step, order, rows, spent = 0, None, [], int(setup_queries)

@@ -306,5 +306,5 @@ def test_checkpoint_folder_is_checked_before_any_query(tmp_path, unwritable_fold
         steps = []
         with pytest.raises(ValueError, match=problem):
             px.LEX("lex", **SMALL).fit(data.X, bb, epochs=1, checkpoint=path,
-                                       callback=lambda step, stats: steps.append(step))
+                                       callback=lambda step, stats, seen=steps: seen.append(step))
         assert bb.n_queries == 0 and steps == []

@@ -12,6 +12,7 @@ from pyro.infer import TraceGraph_ELBO
 from torch import nn
 
 import probex as px
+from probex.inference.policy_gradient import FEXSettings, ppo_objective
 from probex.models.fex import FEXProgram, MaskReward, all_masks, exact_objective
 from probex.models.fex_policy import (
     FeatureGroups,
@@ -22,7 +23,6 @@ from probex.models.fex_policy import (
     kl_to_model,
     policy_class_probabilities,
 )
-from probex.inference.policy_gradient import FEXSettings, ppo_objective
 
 G = 4  # mask units in the enumeration checks: 16 masks
 K = 2
