@@ -18,7 +18,6 @@ __all__ = [
     "as_row",
     "check_finite",
     "check_choice",
-    "positive_int",
     "resolve_device",
     "feature_names_or_default",
 ]
@@ -42,18 +41,6 @@ def check_choice(name: str, value, choices: Sequence) -> None:
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"unknown {name}={value!r}; expected one of {options}")
-
-
-def positive_int(name: str, value) -> int:
-    """``value`` as an int >= 1 (integral floats such as 2.0 included), or a ValueError
-    naming ``name``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not number.is_integer() or number < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(number)
 
 
 def check_finite(tensor: torch.Tensor, what: str) -> None:

@@ -24,7 +24,7 @@ import pyro
 import torch
 import xarray as xr
 
-from probex._checks import as_matrix, as_tensor, check_choice, positive_int, resolve_device
+from probex._checks import as_matrix, as_tensor, check_choice, resolve_device
 from probex.blackbox import BlackBox, as_blackbox
 from probex.explanation import Explanation
 from probex.inference._runtime import seeded
@@ -43,6 +43,17 @@ from probex.perturb import MaskPerturbation
 __all__ = ["FEX", "FeatureGroups"]
 
 _CHUNK = 8192  # rows per policy forward pass in explain
+
+
+def _positive_int(name: str, value) -> int:
+    """``value`` as an int >= 1, or a ValueError naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not number.is_integer() or number < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(number)
 
 
 class FEX:
@@ -120,7 +131,7 @@ class FEX:
             objective, entropy_coef, kl_coef, trajectory_length=int(trajectory_length),
             clip=float(clip), ppo_epochs=int(ppo_epochs), value_coef=float(value_coef),
             classes=classes, learning_rate=learning_rate, final_lr_fraction=final_lr_fraction)
-        self.hidden = tuple(positive_int("hidden layer width", h) for h in hidden)
+        self.hidden = tuple(_positive_int("hidden layer width", h) for h in hidden)
         self.image_shape = image_shape
         self.seed = int(seed)
         self.device = resolve_device(device)
@@ -178,8 +189,8 @@ class FEX:
         """
         checkpointer = open_checkpoint(checkpoint, checkpoint_every, resume)
         X = as_matrix(X, "X", n_features=self.bb.n_features)
-        epochs = positive_int("epochs", epochs)
-        batch_size = positive_int("batch_size", batch_size)
+        epochs = _positive_int("epochs", epochs)
+        batch_size = _positive_int("batch_size", batch_size)
         self.bb.bind_features(X.shape[1])
         if self.program is None:
             self._build(X.shape[1])

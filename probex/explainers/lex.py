@@ -34,13 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from probex._checks import (
-    as_matrix,
-    check_choice,
-    feature_names_or_default,
-    positive_int,
-    resolve_device,
-)
+from probex._checks import as_matrix, check_choice, feature_names_or_default, resolve_device
 from probex.blackbox import BlackBox, as_blackbox
 from probex.explanation import Explanation
 from probex.inference._runtime import seeded
@@ -133,7 +127,8 @@ class LEX:
         self.device = resolve_device(device)
         X = as_matrix(X, "X", dtype=torch.float32)
         d = X.shape[1]
-        epochs = positive_int("epochs", epochs)
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
         bb, targets, setup_queries = self._targets(X, target, n_classes)
         kind = c.predictor if c.predictor != "auto" else ("fixed" if bb is not None else "joint")
         if kind == "fixed" and bb is None:
@@ -151,7 +146,7 @@ class LEX:
             baseline = make_baseline(c.baseline if c.estimator == "reinforce" else "none", d,
                                      self._n_classes, c.baseline_hidden).to(self.device)
             result = train_selector(
-                lex, baseline, X, targets, c, epochs=epochs, seed=self.seed,
+                lex, baseline, X, targets, c, epochs=int(epochs), seed=self.seed,
                 predictor=kind, fingerprint={"n_classes": self._n_classes},
                 checkpoint=checkpointer, resume=resume, setup_queries=setup_queries,
                 count_queries=None if bb is None else (lambda: bb.n_queries),

@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from probex._checks import positive_int
 from probex.checkpoint import Checkpointer
 from probex.inference._runtime import progress_bar
 
@@ -198,7 +197,10 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
         callback: ``callback(steps_done, stats)`` after every step (and its checkpoint).
         device: where the minibatch indices go.
     """
-    batch_size = positive_int("batch_size", batch_size)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = int(batch_size)
     checkpointer = (open_checkpoint(checkpoint, checkpoint_every, resume)
                     if checkpoint is not None or resume else None)
     if checkpointer is not None and checkpointer.path is None:

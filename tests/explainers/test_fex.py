@@ -308,3 +308,24 @@ def test_checkpoint_folder_is_checked_before_any_query(tmp_path, unwritable_fold
         with pytest.raises(ValueError, match=problem):
             px.FEX(bb, 2, hidden=(8,)).fit(X, epochs=1, checkpoint=path)
         assert bb.n_queries == 0
+
+
+@pytest.mark.gpu
+def test_resume_on_cuda_matches_uninterrupted_fit(synthetic, tmp_path):
+    X = synthetic[0][:96]
+
+    def make(model=_synthetic_model):
+        return px.FEX(px.BlackBox(model, n_features=D), 2, seed=4, hidden=(16,),
+                      device="cuda")
+
+    full = make().fit(X, epochs=2, batch_size=32)  # 6 updates
+    path = tmp_path / "fex.pt"
+    with pytest.raises(KeyboardInterrupt):  # stopped in update 6, after the save at 4
+        make(_StopAfter(1 + 5)).fit(X, epochs=2, batch_size=32, checkpoint=path,
+                                    checkpoint_every=4)
+    resumed = make().fit(X, epochs=2, batch_size=32, checkpoint=path, resume=True)
+    for a, b in zip(full.program.policy.parameters(), resumed.program.policy.parameters(),
+                    strict=True):
+        assert a.device.type == "cuda" and torch.equal(a, b)
+    pd.testing.assert_frame_equal(full.history_, resumed.history_)
+    assert resumed.n_queries_fit_ == full.n_queries_fit_ == 96 + 2 * 96 * 5

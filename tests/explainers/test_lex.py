@@ -308,3 +308,20 @@ def test_checkpoint_folder_is_checked_before_any_query(tmp_path, unwritable_fold
             px.LEX("lex", **SMALL).fit(data.X, bb, epochs=1, checkpoint=path,
                                        callback=lambda step, stats, seen=steps: seen.append(step))
         assert bb.n_queries == 0 and steps == []
+
+
+@pytest.mark.gpu
+def test_resumed_fit_on_cuda_ends_with_the_uninterrupted_parameters(tmp_path):
+    data = make_synthetic("xor", n=256, seed=0)
+    make = lambda: px.LEX("lex", seed=3, imputation="gaussian", n_masks=2, **SMALL)  # noqa: E731
+    reference = make().fit(data.X, data.y, epochs=4, device="cuda")  # 4 steps per epoch
+    path = tmp_path / "lex.pt"
+    with pytest.raises(KeyboardInterrupt):
+        make().fit(data.X, data.y, epochs=4, device="cuda", checkpoint=path,
+                   checkpoint_every=3, callback=_interrupt_at(11))
+    resumed = make().fit(data.X, data.y, epochs=4, device="cuda", checkpoint=path,
+                         resume=True)
+    assert next(resumed.model_.parameters()).device.type == "cuda"
+    for name, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
+    pd.testing.assert_frame_equal(reference.history_, resumed.history_)
