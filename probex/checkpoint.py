@@ -20,6 +20,8 @@ Typical use inside a ``fit`` method::
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -87,6 +89,33 @@ class Checkpointer:
         self.path = None if path is None else Path(path)
         self.every = int(every)
 
+    def check_writable(self) -> None:
+        """Refuse, before any work is done, a path whose folder is missing or unwritable
+        (or that names a folder): a ``ValueError`` naming the path. Probes by creating and
+        removing a temporary file in the folder (permission bits alone mislead root)."""
+        if self.path is None:
+            return
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise ValueError(f"checkpoint={str(self.path)!r}: the folder {str(folder)!r} does "
+                             "not exist; create it first")
+        if self.path.is_dir():
+            raise ValueError(f"checkpoint={str(self.path)!r} is a folder; give a file name")
+        try:
+            handle, probe = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".probe",
+                                             dir=folder)
+        except OSError as err:
+            raise ValueError(f"checkpoint={str(self.path)!r}: the folder {str(folder)!r} is "
+                             f"not writable ({err.strerror or err})") from err
+        os.close(handle)
+        os.remove(probe)
+
+    def load(self) -> dict:
+        """The whole checkpoint payload (see :func:`load_checkpoint`)."""
+        if self.path is None:
+            raise ValueError("resume needs a checkpoint path")
+        return load_checkpoint(self.path)
+
     def due(self, step: int) -> bool:
         """Whether a checkpoint should be written after ``step`` completed steps."""
         return self.path is not None and step % self.every == 0
@@ -106,11 +135,11 @@ class Checkpointer:
         return save_checkpoint(self.path, payload)
 
     def restore(self, modules: dict[str, torch.nn.Module], optimizer=None,
-                generator: torch.Generator | None = None) -> tuple[int, dict]:
-        """Load states into ``modules`` / ``optimizer`` / RNGs; returns (step, extra)."""
-        if self.path is None:
-            raise ValueError("resume needs a checkpoint path")
-        payload = load_checkpoint(self.path)
+                generator: torch.Generator | None = None, payload: dict | None = None
+                ) -> tuple[int, dict]:
+        """Load states into ``modules`` / ``optimizer`` / RNGs; returns (step, extra).
+        ``payload``: one already read by :meth:`load` (default: read the file)."""
+        payload = self.load() if payload is None else payload
         saved = payload["modules"]
         if set(saved) != set(modules):
             raise ValueError(f"the checkpoint holds modules {sorted(saved)}, expected "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -55,3 +57,22 @@ def rng():
 @pytest.fixture(scope="session")
 def in_ci() -> bool:
     return "CI" in os.environ
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder this process cannot create files in: a read-only tmp folder, or /sys when
+    running as root (root ignores permission bits; sysfs refuses new files)."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        for candidate in (folder, Path("/sys")):
+            try:
+                tempfile.NamedTemporaryFile(dir=candidate).close()
+            except OSError:
+                yield candidate
+                return
+        pytest.skip("no folder here refuses new files")
+    finally:
+        folder.chmod(0o700)

@@ -13,28 +13,9 @@ from torch import nn
 
 from probex._checks import as_matrix, resolve_device
 from probex.datasets.bundled import TabularData, load_tabular
+from probex.models.networks import MLP  # re-exported: the MLP lives with the models
 
 __all__ = ["MLP", "DigitsCNN", "train_classifier", "fit_network"]
-
-
-class MLP(nn.Module):
-    """Fully connected ReLU network: (n, d) -> logits (n, n_classes).
-
-    ``hidden=()`` gives multinomial logistic regression.
-    """
-
-    def __init__(self, n_features: int, n_classes: int, hidden: tuple[int, ...] = (64, 64)):
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = n_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        layers.append(nn.Linear(width, n_classes))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 class DigitsCNN(nn.Module):

@@ -5,7 +5,8 @@ Explanations via Policy Gradient-Optimized Explainer", IJCAI 2025).
 keep-probabilities of G mask units (features or feature groups such as image patches),
 rewarding masks that keep the model's probability of the explained class with few units
 (:mod:`probex.models.fex`), by PPO or the score-function ELBO
-(:mod:`probex.models.fex_training`). ``explain`` is then one forward pass of g: no
+(:mod:`probex.inference.policy_gradient`) in the shared training loop
+(:mod:`probex.inference.training`). ``explain`` is then one forward pass of g: no
 queries to the black box.
 
 The explanation of x for class y is the policy itself: the attribution of feature j is
@@ -25,10 +26,11 @@ import xarray as xr
 
 from probex._checks import as_matrix, as_tensor, check_choice, resolve_device
 from probex.blackbox import BlackBox, as_blackbox
-from probex.checkpoint import Checkpointer
 from probex.explanation import Explanation
 from probex.inference._runtime import seeded
 from probex.inference.idata import netcdf_attrs
+from probex.inference.policy_gradient import FEXSettings, train_policy
+from probex.inference.training import open_checkpoint
 from probex.models.fex import FEXProgram, MaskReward
 from probex.models.fex_policy import (
     FeatureGroups,
@@ -36,7 +38,6 @@ from probex.models.fex_policy import (
     build_policy,
     policy_class_probabilities,
 )
-from probex.models.fex_training import FEXSettings, train_policy
 from probex.perturb import MaskPerturbation
 
 __all__ = ["FEX", "FeatureGroups"]
@@ -74,7 +75,8 @@ class FEX:
         reward: ``"ratio"``, c = f_y(masked x) / |m|, or ``"gain"``,
             c = (f_y(masked x) - f_y(baseline)) / |m| (see :mod:`probex.models.fex`).
         trajectory_length: s, masks drawn per instance per update.
-        clip, ppo_epochs, value_coef: see :class:`probex.models.fex_training.FEXSettings`.
+        clip, ppo_epochs, value_coef: see
+            :class:`probex.inference.policy_gradient.FEXSettings`.
         entropy_coef: weight of the mask distribution's entropy sum_j H(lambda_j). PPO
             standardises advantages, so there it weighs entropy against a unit-variance
             advantage (default 0.5; larger keeps lambda graded, smaller lets it collapse
@@ -116,7 +118,6 @@ class FEX:
                              "task='classification'")
         if int(n_classes) < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-        check_choice("classes", classes, ("predicted", "all"))
         check_choice("reward", reward, ("ratio", "gain"))
         if isinstance(replacement, str):
             check_choice("replacement", replacement, ("mean", "median", "zero"))
@@ -126,20 +127,10 @@ class FEX:
         self.background = None if background is None else as_matrix(background, "background")
         self.replacement = replacement
         self.reward_kind = reward
-        check_choice("objective", objective, ("ppo", "elbo"))
-        ppo = objective == "ppo"
-        entropy_coef = (0.5 if ppo else 0.05) if entropy_coef is None else entropy_coef
-        kl_coef = (0.5 if ppo else 0.2) if kl_coef is None else kl_coef
-        self.settings = FEXSettings(objective, int(trajectory_length), float(clip),
-                                    int(ppo_epochs), float(entropy_coef), float(kl_coef),
-                                    float(value_coef))
-        self.classes = classes
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-        self.learning_rate = float(learning_rate)
-        if not 0 < final_lr_fraction <= 1:
-            raise ValueError(f"final_lr_fraction must be in (0, 1], got {final_lr_fraction}")
-        self.final_lr_fraction = float(final_lr_fraction)
+        self.settings = FEXSettings.for_objective(
+            objective, entropy_coef, kl_coef, trajectory_length=int(trajectory_length),
+            clip=float(clip), ppo_epochs=int(ppo_epochs), value_coef=float(value_coef),
+            classes=classes, learning_rate=learning_rate, final_lr_fraction=final_lr_fraction)
         self.hidden = tuple(_positive_int("hidden layer width", h) for h in hidden)
         self.image_shape = image_shape
         self.seed = int(seed)
@@ -190,10 +181,13 @@ class FEX:
             epochs: passes over X; each minibatch is one rollout (and ``ppo_epochs`` steps).
             batch_size: instances per rollout.
             device: move the networks there first (default: the constructor's).
-            checkpoint: file to save to every ``checkpoint_every`` updates; with
-                ``resume=True`` training continues from it, ending with the weights an
-                uninterrupted run would have.
+            checkpoint: file to save to every ``checkpoint_every`` updates and at the end
+                (its folder is checked before training); with ``resume=True`` training
+                continues from it, ending with the weights an uninterrupted run would
+                have. A checkpoint of another fit (seed, any constructor setting, epochs,
+                batch size, training data) is refused, naming what differs.
         """
+        checkpointer = open_checkpoint(checkpoint, checkpoint_every, resume)
         X = as_matrix(X, "X", n_features=self.bb.n_features)
         epochs = _positive_int("epochs", epochs)
         batch_size = _positive_int("batch_size", batch_size)
@@ -211,21 +205,23 @@ class FEX:
         if baseline.shape != (X.shape[1],):
             raise ValueError(f"the replacement baseline has {baseline.shape[0]} features (from "
                              f"background= or replacement=); X has {X.shape[1]}")
-        self.program.reward = MaskReward(self.bb, baseline, self.groups, self.reward_kind)
+        reward = MaskReward(self.bb.predict, baseline, self.groups, self.reward_kind)
+        if self.reward_kind == "gain":
+            reward.baseline_probabilities()  # f(b): one query, spent (and counted) up front
+        self.program.reward = reward
         dtype = self._dtype()
-        parameters = [*self.program.policy.parameters(), *self.program.value.parameters()]
-        optimizer = torch.optim.Adam(parameters, lr=self.learning_rate)
-        generator = torch.Generator().manual_seed(self.seed)
-        checkpointer = Checkpointer(checkpoint, checkpoint_every)
-        store = pyro.get_param_store()
-        with store.scope(), seeded(self.seed, self.device):
-            history = train_policy(
-                self.program, optimizer, X.to(self.device, dtype),
-                model_probs.to(self.device, dtype), self.settings, int(epochs),
-                int(batch_size), generator, self.classes, checkpointer, resume, self.progress,
-                self.final_lr_fraction)
-        self.history_ = pd.DataFrame(history)
-        self.n_queries_fit_ = self.bb.n_queries - queries_before
+        with pyro.get_param_store().scope(), seeded(self.seed, self.device):
+            result = train_policy(
+                self.program, X.to(self.device, dtype), model_probs.to(self.device, dtype),
+                self.settings, epochs=epochs, batch_size=batch_size, seed=self.seed, config={
+                    "reward": self.reward_kind, "n_classes": self.n_classes,
+                    "explainer": self.explainer_spec, "hidden": self.hidden,
+                    "image_shape": self.image_shape, "feature_groups": self.groups.ids,
+                    "replacement baseline": baseline},
+                checkpoint=checkpointer, resume=resume, progress=self.progress,
+                count_queries=lambda: self.bb.n_queries, device=self.device,
+                setup_queries=self.bb.n_queries - queries_before)
+        self.history_, self.n_queries_fit_ = result.history, result.n_queries
         return self
 
     def _move(self, device) -> None:

@@ -2,9 +2,11 @@
 methods it contains as special cases: L2X, INVASE and REAL-X.
 
 :class:`LEX` wires the Pyro model of :mod:`probex.models.lex` (selector, imputation,
-predictor) to a gradient estimator (:mod:`probex.models.lex_estimators`) and a torch
-optimiser. After :meth:`LEX.fit`, :meth:`LEX.explain` is amortized: one forward pass of
-the selector gives every instance's selection probabilities.
+predictor; configured by :mod:`probex.models.lex_config`) to a gradient estimator
+(:mod:`probex.inference.selection_estimators`) and the shared training loop
+(:mod:`probex.inference.training`). After :meth:`LEX.fit`, :meth:`LEX.explain` is
+amortized: one forward pass of the selector gives every instance's selection
+probabilities.
 
 Named configurations (``LEX("l2x", k=4)``; any field of :class:`LEXConfig` can be
 overridden by keyword):
@@ -26,9 +28,7 @@ name       selector     estimator          imputation  predictor
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
-from dataclasses import dataclass
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -36,142 +36,14 @@ import torch
 
 from probex._checks import as_matrix, check_choice, feature_names_or_default, resolve_device
 from probex.blackbox import BlackBox, as_blackbox
-from probex.checkpoint import Checkpointer
 from probex.explanation import Explanation
-from probex.inference._runtime import progress_bar, seeded
-from probex.models.imputation import IMPUTATIONS, make_imputation
-from probex.models.lex import BlackBoxPredictor, LEXModel, LogSoftmax
-from probex.models.lex_estimators import (
-    BASELINES,
-    ESTIMATORS,
-    lex_loss,
-    make_baseline,
-    random_mask_loss,
-)
-from probex.models.selectors import FAMILIES, ConvSelectorNet, MaskSelector
+from probex.inference._runtime import seeded
+from probex.inference.selection_estimators import make_baseline, train_selector
+from probex.inference.training import open_checkpoint
+from probex.models.lex import LEXModel
+from probex.models.lex_config import CONFIGURATIONS, LEXConfig, build_lex_model
 
 __all__ = ["LEX", "LEXConfig", "CONFIGURATIONS"]
-
-_PREDICTORS = ("auto", "fixed", "joint", "evalx")
-
-
-@dataclass(frozen=True)
-class LEXConfig:
-    """Every modelling and training choice of LEX.
-
-    Attributes:
-        name: label recorded in explanations.
-        selector: ``"bernoulli"`` (independent z_j ~ Bernoulli(pi_j(x))) or ``"subset"``
-            (L2X's union of ``k`` categorical draws).
-        k: features drawn by the subset selector (required for ``"subset"``).
-        estimator: ``"reinforce"`` (score function with a baseline) or ``"relaxed"``
-            (Gumbel-softmax / Concrete masks, pathwise gradients).
-        baseline: REINFORCE control variate: ``"loo"`` (leave-one-out over the
-            ``n_masks`` masks), ``"average"``, ``"network"``, ``"full_input"`` (INVASE),
-            ``"none"``.
-        n_masks: L, masks drawn per instance and step.
-        temperature, straight_through: of the relaxed masks.
-        imputation: ``"zero"``, ``"mean"``, ``"marginal"``, ``"gaussian"`` (conditional
-            of a Gaussian fitted on the training rows), ``"gmm"`` (of a Gaussian mixture
-            with ``n_components``), ``"factor"`` (of a factor-analysis Gaussian with
-            ``rank`` factors: the fast choice for many features, e.g. images) or
-            ``"factor_mixture"`` (of ``n_components`` such factor analysers).
-        n_imputations: M, imputations per mask (stochastic imputations).
-        predictor: ``"fixed"`` (the black box given to ``fit`` is p_theta: post hoc),
-            ``"joint"`` (a network trained with the selector: in situ, or a surrogate of
-            the black box), ``"evalx"`` (a network fitted on random masks, then frozen),
-            ``"auto"`` (fixed when ``fit`` gets a black box, joint when it gets labels).
-        pretrain_epochs, pretrain_mask_rate: epochs of fitting a network predictor on
-            masks z_j ~ Bernoulli(rate) drawn independently of x before the selector
-            phase (EVAL-X; required for ``"evalx"``, a warm start for ``"joint"``, which
-            keeps training afterwards).
-        sparsity: lambda, penalty per expected selected feature in nats (Bernoulli).
-        selector_network: ``"mlp"`` (ReLU MLP of widths ``selector_hidden``) or ``"cnn"``
-            (:class:`~probex.models.selectors.ConvSelectorNet` for rows that are images of
-            ``image_shape`` (height, width)).
-        selector_hidden, predictor_hidden, baseline_hidden: ReLU MLP widths.
-        learning_rate, batch_size: Adam step size and minibatch size.
-    """
-
-    name: str = "lex"
-    selector: str = "bernoulli"
-    k: int | None = None
-    estimator: str = "reinforce"
-    baseline: str = "loo"
-    n_masks: int = 4
-    temperature: float = 0.5
-    straight_through: bool = True
-    imputation: str = "gaussian"
-    n_components: int = 3
-    rank: int = 16
-    n_imputations: int = 4
-    predictor: str = "auto"
-    pretrain_epochs: int = 0
-    pretrain_mask_rate: float = 0.5
-    sparsity: float = 0.02
-    selector_network: str = "mlp"
-    image_shape: tuple | None = None
-    selector_hidden: tuple = (64, 64)
-    predictor_hidden: tuple = (64, 64)
-    baseline_hidden: tuple = (32,)
-    learning_rate: float = 1e-3
-    batch_size: int = 64
-
-    def __post_init__(self):
-        check_choice("selector", self.selector, FAMILIES)
-        check_choice("estimator", self.estimator, ESTIMATORS)
-        check_choice("baseline", self.baseline, BASELINES)
-        check_choice("imputation", self.imputation, IMPUTATIONS)
-        check_choice("predictor", self.predictor, _PREDICTORS)
-        check_choice("selector_network", self.selector_network, ("mlp", "cnn"))
-        if self.selector_network == "cnn" and self.image_shape is None:
-            raise ValueError("selector_network='cnn' needs image_shape=(height, width)")
-        if self.k is not None and int(self.k) < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
-        for name in ("n_masks", "n_imputations", "n_components", "rank", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got "
-                                 f"{getattr(self, name)!r}")
-        if self.estimator == "reinforce" and self.baseline == "loo" and self.n_masks < 2:
-            raise ValueError("baseline='loo' needs n_masks >= 2 (or choose another baseline)")
-        if not (self.sparsity >= 0 and math.isfinite(self.sparsity)):
-            raise ValueError(f"sparsity must be a finite non-negative number, got "
-                             f"{self.sparsity!r}")
-        if not self.temperature > 0 or not self.learning_rate > 0:
-            raise ValueError("temperature and learning_rate must be positive")
-        if int(self.pretrain_epochs) < 0:
-            raise ValueError("pretrain_epochs must be >= 0")
-        if self.predictor == "evalx" and int(self.pretrain_epochs) < 1:
-            raise ValueError("predictor='evalx' is fitted on random masks first: give "
-                             "pretrain_epochs >= 1")
-
-
-#: The special cases of LEX, as configurations (Senetaire et al., 2023, Table 1).
-CONFIGURATIONS = {
-    # LEX's recommendation: multiple imputation from a conditional model, post hoc.
-    "lex": LEXConfig(),
-    # L2X (Chen et al., 2018): k-subset selector relaxed with Gumbel-softmax (tau = 0.1),
-    # zero imputation, a predictor (their variational family) trained jointly on the
-    # black box's outputs; no sparsity penalty: k fixes the size.
-    "l2x": LEXConfig(name="l2x", selector="subset", estimator="relaxed", temperature=0.1,
-                     straight_through=False, baseline="none", n_masks=1, imputation="zero",
-                     n_imputations=1, predictor="joint", sparsity=0.0),
-    # INVASE (Yoon et al., 2019): independent Bernoulli selector (actor) trained by
-    # REINFORCE with a baseline network on the full input, zero imputation, a predictor
-    # (critic) trained jointly on the selected features, L1 penalty on pi(x). INVASE's
-    # lambda = 0.1 multiplies the mean of pi over d features: 0.1 / d per feature, 0.01
-    # for its d = 10 sets; here lambda is per feature.
-    "invase": LEXConfig(name="invase", selector="bernoulli", estimator="reinforce",
-                        baseline="full_input", n_masks=1, imputation="zero", n_imputations=1,
-                        predictor="joint", sparsity=0.01),
-    # REAL-X (Jethani et al., 2021): the predictor EVAL-X is fitted first on uniformly
-    # random masks (rate 0.5, zero imputation) and frozen; the Bernoulli selector is then
-    # trained against it (REBAR in the paper; REINFORCE with a leave-one-out baseline
-    # here: the same objective, another variance reduction).
-    "realx": LEXConfig(name="realx", selector="bernoulli", estimator="reinforce",
-                       baseline="loo", n_masks=4, imputation="zero", n_imputations=1,
-                       predictor="evalx", pretrain_epochs=10, sparsity=0.01),
-}
 
 
 class LEX:
@@ -188,8 +60,9 @@ class LEX:
             e.g. ``LEX("lex", imputation="zero", sparsity=0.1)``.
 
     After :meth:`fit`: ``model_`` (the :class:`~probex.models.lex.LEXModel`), ``history_``
-    (a DataFrame of per-step loss, mean log-likelihood and mask size), ``n_queries_``
-    (black-box rows spent in training).
+    (a DataFrame, one row per step: step, epoch, phase, loss, mean log-likelihood,
+    objective and mask size), ``n_queries_fit_`` (black-box rows spent in training; the
+    old name ``n_queries_`` is deprecated).
     """
 
     method = "LEX"
@@ -215,7 +88,7 @@ class LEX:
         self.model_: LEXModel | None = None
         self.baseline_ = None
         self.history_: pd.DataFrame | None = None
-        self.n_queries_ = 0
+        self.n_queries_fit_ = 0
         self.device = torch.device("cpu")
         self._predictor_kind: str | None = None
         self._n_classes: int | None = None
@@ -240,81 +113,59 @@ class LEX:
             epochs: passes over X of the selector phase (``pretrain_epochs`` come first).
             device: where networks and data live.
             checkpoint: file to save the training state to every ``checkpoint_every``
-                steps (and at the end); ``resume=True`` continues from it. A resumed fit
-                ends with exactly the parameters of an uninterrupted one.
+                steps (and at the end); its folder is checked before training.
+                ``resume=True`` continues from it: a resumed fit ends with exactly the
+                parameters of an uninterrupted one, and a checkpoint of another fit
+                (seed, configuration, epochs, training data) is refused, naming what
+                differs (:func:`probex.inference.training.train`).
             callback: ``callback(step, stats)`` after every step (stats: loss, log_lik,
-                n_selected, phase).
+                objective, n_selected).
             n_classes: number of classes when labels do not show them all.
         """
         c = self.config
+        checkpointer = open_checkpoint(checkpoint, checkpoint_every, resume)
         self.device = resolve_device(device)
         X = as_matrix(X, "X", dtype=torch.float32)
-        n, d = X.shape
-        bb, targets = self._targets(X, target, n_classes)
-        self._predictor_kind = c.predictor if c.predictor != "auto" else (
-            "fixed" if bb is not None else "joint")
-        if self._predictor_kind == "fixed" and bb is None:
+        d = X.shape[1]
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        bb, targets, setup_queries = self._targets(X, target, n_classes)
+        kind = c.predictor if c.predictor != "auto" else ("fixed" if bb is not None else "joint")
+        if kind == "fixed" and bb is None:
             raise ValueError("predictor='fixed' explains a black box: call fit(X, bb) with "
                              "the model, not labels")
+        self._predictor_kind = kind
         if self.feature_names is None:
             self.feature_names = (bb.feature_names if bb is not None and bb.n_features == d
                                   else None)
         self.feature_names = feature_names_or_default(self.feature_names, d)
-        if int(epochs) < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        steps_per_epoch = math.ceil(n / c.batch_size)
-        pretrain = (0 if self._predictor_kind == "fixed"
-                    else c.pretrain_epochs * steps_per_epoch)
-        total = pretrain + int(epochs) * steps_per_epoch
-        checkpointer = Checkpointer(checkpoint, checkpoint_every)
-        if resume and checkpoint is None:
-            raise ValueError("resume=True needs checkpoint=<path>")
-        fingerprint = self._fingerprint(X, targets, total)
         X, targets = X.to(self.device), targets.to(self.device)
-        history = np.zeros((total, 3))
-        start = time.perf_counter()
         with seeded(self.seed, self.device):
-            lex, baseline = self._build(X, bb)
-            params = [p for p in list(lex.parameters()) + list(baseline.parameters())]
-            optimizer = torch.optim.Adam(params, lr=c.learning_rate)
-            modules = {"lex": lex, "baseline": baseline}
-            step = 0
-            if resume:
-                step, extra = checkpointer.restore(modules, optimizer)
-                if extra.get("fingerprint") != fingerprint:
-                    raise ValueError("the checkpoint was written by a different LEX "
-                                     "configuration, data set or number of epochs")
-                history[:step] = extra["history"].numpy()[:step]
-                self.n_queries_ = int(extra.get("n_queries", 0))
-            with progress_bar(total, f"LEX ({c.name})", self.progress) as bar:
-                bar.update(step)
-                while step < total:
-                    stats = self._step(lex, baseline, optimizer, X, targets, step, pretrain,
-                                       steps_per_epoch)
-                    history[step] = (stats["loss"], stats["log_lik"], stats["n_selected"])
-                    step += 1
-                    if bb is not None:
-                        self.n_queries_ = bb.n_queries - self._bb_queries_at_start
-                    if checkpointer.due(step) or (checkpointer.path and step == total):
-                        checkpointer.save(step, modules, optimizer, extra={
-                            "fingerprint": fingerprint, "n_queries": self.n_queries_,
-                            "history": torch.as_tensor(history[:step])})
-                    bar.update()
-                    if step % 50 == 0:
-                        bar.set_postfix(loss=f"{stats['loss']:.4g}",
-                                        size=f"{stats['n_selected']:.3g}")
-                    if callback is not None:
-                        callback(step, stats)
-        lex.eval()
-        self.model_, self.baseline_ = lex, baseline
-        self.fit_seconds_ = time.perf_counter() - start
-        self.history_ = pd.DataFrame(history, columns=["loss", "log_lik", "n_selected"])
-        self.history_.index.name = "step"
-        self.history_["phase"] = np.where(np.arange(total) < pretrain, "pretrain", "select")
+            lex = build_lex_model(c, X, self._n_classes, bb if kind == "fixed" else None,
+                                  self.seed).to(self.device)
+            baseline = make_baseline(c.baseline if c.estimator == "reinforce" else "none", d,
+                                     self._n_classes, c.baseline_hidden).to(self.device)
+            result = train_selector(
+                lex, baseline, X, targets, c, epochs=int(epochs), seed=self.seed,
+                predictor=kind, fingerprint={"n_classes": self._n_classes},
+                checkpoint=checkpointer, resume=resume, setup_queries=setup_queries,
+                count_queries=None if bb is None else (lambda: bb.n_queries),
+                progress=self.progress, callback=callback, device=self.device)
+        self.model_, self.baseline_ = lex.eval(), baseline
+        self.history_, self.n_queries_fit_ = result.history, result.n_queries
+        self.fit_seconds_ = result.seconds
         return self
 
+    @property
+    def n_queries_(self) -> int:
+        """Deprecated alias of ``n_queries_fit_`` (removed in the next release)."""
+        warnings.warn("LEX.n_queries_ is deprecated; use n_queries_fit_", DeprecationWarning,
+                      stacklevel=2)
+        return self.n_queries_fit_
+
     def _targets(self, X, target, n_classes):
-        """(black box or None, targets): long labels (n,) or float32 probabilities (n, C)."""
+        """(black box or None, targets, rows queried): long labels (n,) or float32
+        probabilities (n, C) and the black-box rows spent computing them."""
         is_model = isinstance(target, (BlackBox, torch.nn.Module)) or hasattr(
             target, "predict_proba") or (callable(target) and not hasattr(target, "shape"))
         if is_model:
@@ -323,10 +174,10 @@ class LEX:
             if bb.task != "classification":
                 raise ValueError("LEX explains classifiers: the black box must have "
                                  "task='classification'")
-            self._bb_queries_at_start = bb.n_queries
+            before = bb.n_queries
             probs = bb.predict(X).to(torch.float32).cpu()
             self._n_classes = probs.shape[1]
-            return bb, probs
+            return bb, probs, bb.n_queries - before
         labels = np.asarray(target)
         if labels.shape != (X.shape[0],):
             raise ValueError(f"target labels must have shape ({X.shape[0]},), got "
@@ -339,65 +190,7 @@ class LEX:
             raise ValueError(f"labels must lie in 0..n_classes-1 with n_classes >= 2 (got "
                              f"max label {int(labels.max())}, n_classes={k})")
         self._n_classes = k
-        return None, torch.as_tensor(labels.astype(np.int64))
-
-    def _fingerprint(self, X, targets, total) -> str:
-        data = (f"{tuple(X.shape)}:{float(X.double().sum()):.10g}:"
-                f"{float(targets.double().sum()):.10g}")
-        return f"{self.config!r}|seed={self.seed}|steps={total}|{data}"
-
-    def _build(self, X, bb):
-        """The Pyro model's modules (seeded by the caller) and the baseline."""
-        from probex.datasets.networks import MLP
-
-        c, d, n_classes = self.config, X.shape[1], self._n_classes
-        if c.selector_network == "cnn":
-            if int(np.prod(c.image_shape)) != d:
-                raise ValueError(f"image_shape {tuple(c.image_shape)} does not match the {d} "
-                                 "features of X")
-            network = ConvSelectorNet(tuple(c.image_shape))
-        else:
-            network = MLP(d, d, tuple(c.selector_hidden))
-        selector = MaskSelector(network, c.selector, c.k)
-        if self._predictor_kind == "fixed":
-            if bb.n_features is not None and bb.n_features != d:
-                raise ValueError(f"the black box expects {bb.n_features} features, X has {d}")
-            predictor = BlackBoxPredictor(bb, differentiable=c.estimator == "relaxed")
-        else:
-            predictor = LogSoftmax(MLP(d, n_classes, tuple(c.predictor_hidden)))
-        imputation = make_imputation(c.imputation, X.cpu(), n_components=c.n_components,
-                                     rank=c.rank, seed=self.seed)
-        lex = LEXModel(selector, predictor, imputation, n_imputations=c.n_imputations,
-                       sparsity=c.sparsity, relaxed=c.estimator == "relaxed",
-                       temperature=c.temperature, straight_through=c.straight_through)
-        baseline = make_baseline(c.baseline if c.estimator == "reinforce" else "none", d,
-                                 n_classes, c.baseline_hidden)
-        return lex.to(self.device), baseline.to(self.device)
-
-    def _step(self, lex, baseline, optimizer, X, targets, step, pretrain, steps_per_epoch):
-        c = self.config
-        epoch, position = divmod(step, steps_per_epoch)
-        order = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(
-            self.seed * 1_000_003 + epoch))
-        index = order[position * c.batch_size:(position + 1) * c.batch_size].to(self.device)
-        x, t = X[index], targets[index]
-        pretraining = step < pretrain
-        trainable = pretraining or self._predictor_kind == "joint"
-        for p in lex.predictor.parameters():
-            p.requires_grad_(trainable)
-        optimizer.zero_grad()
-        if pretraining:
-            loss, stats = random_mask_loss(lex, x, t, c.pretrain_mask_rate)
-        else:
-            loss, stats = lex_loss(lex, x, t, c.n_masks, c.estimator, baseline)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the LEX loss became {float(loss)} at step {step}; "
-                                     "lower learning_rate")
-        loss.backward()
-        optimizer.step()
-        stats["loss"] = float(loss.detach())
-        stats["phase"] = "pretrain" if pretraining else "select"
-        return stats
+        return None, torch.as_tensor(labels.astype(np.int64)), 0
 
     # ------------------------------------------------------------------ using the fit
     def _check_fitted(self):
@@ -464,7 +257,7 @@ class LEX:
             attrs={"config": c.name, "selector": c.selector, "estimator": c.estimator,
                    "imputation": c.imputation, "predictor": self._predictor_kind,
                    "sparsity": c.sparsity, "k": -1 if c.k is None else int(c.k),
-                   "training_queries": int(self.n_queries_),
+                   "n_queries_fit": int(self.n_queries_fit_),
                    "quantity": "selection probability"})
 
     def state_dict(self) -> dict:

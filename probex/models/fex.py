@@ -11,9 +11,9 @@ and the reward of a mask is (Pan, Moniz & Chawla, IJCAI 2025)
 
 where masked-out features take the baseline b (the background mean by default, as in
 :class:`probex.perturb.MaskPerturbation`), |m| is the number of kept units and f_y is
-the black box's probability of class y, queried through (and counted by) a
-:class:`probex.BlackBox`. An empty mask keeps nothing: "ratio" divides by max(|m|, 1),
-"gain" gives it reward 0.
+the black box's probability of class y, from any function of (m, d) inputs returning
+(m, K) probabilities (e.g. :meth:`probex.BlackBox.predict`, which counts the queries).
+An empty mask keeps nothing: "ratio" divides by max(|m|, 1), "gain" gives it reward 0.
 
 The model puts a uniform Bernoulli(1/2) prior on the mask and adds the reward as a
 factor ``scale * c(m, x)``; with ``scale = 1 / tau`` the ELBO of the guide is
@@ -23,7 +23,7 @@ factor ``scale * c(m, x)``; with ``scale = 1 / tau`` the ELBO of the guide is
 the expected reward plus an entropy bonus of coefficient tau (the Bernoulli(1/2) prior
 turns -KL(q || prior) into the entropy). A score-function estimate of its gradient with
 Pyro's neural baseline (``TraceGraph_ELBO``) is the plain REINFORCE comparison to PPO
-(:mod:`probex.models.fex_training`).
+(:mod:`probex.inference.policy_gradient`).
 
 Masks carry two plates: ``steps`` (dim -2, the trajectory length s: masks drawn per
 instance per update) and ``instances`` (dim -1). Shapes: x (n, d), targets (n,),
@@ -42,7 +42,6 @@ from pyro.ops.provenance import detach_provenance, get_provenance, track_provena
 from torch import nn
 
 from probex._checks import check_choice
-from probex.blackbox import BlackBox
 from probex.models.fex_policy import FeatureGroups, policy_logits
 
 __all__ = ["MaskReward", "FEXProgram", "all_masks", "exact_objective"]
@@ -54,16 +53,21 @@ class MaskReward:
     """The reward c(m, x) of keeping mask units m of instances x (see module docstring).
 
     Args:
-        bb: the black box; every call queries it once per mask.
+        predict: the model's class probabilities, inputs (m, d) float64 -> (m, K) (e.g.
+            :meth:`probex.BlackBox.predict`); every reward evaluation calls it once, on
+            one row per mask.
         baseline: (d,) replacement values of masked-out features.
         groups: the mask units.
         kind: ``"ratio"`` or ``"gain"``.
     """
 
-    def __init__(self, bb: BlackBox, baseline: torch.Tensor, groups: FeatureGroups,
+    def __init__(self, predict, baseline: torch.Tensor, groups: FeatureGroups,
                  kind: str = "ratio"):
         check_choice("reward", kind, _REWARDS)
-        self.bb = bb
+        if not callable(predict):
+            raise TypeError("predict must be a function of inputs (m, d) returning (m, K) "
+                            f"class probabilities, got {type(predict).__name__}")
+        self.predict = predict
         self.baseline = baseline.to(torch.float64)
         self.groups = groups
         self.kind = kind
@@ -79,13 +83,13 @@ class MaskReward:
     def probabilities(self, masks: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The black box's class probabilities at the masked inputs, (..., n, K)."""
         inputs = self.masked_inputs(masks, x)
-        probs = self.bb.predict(inputs.reshape(-1, inputs.shape[-1]))
+        probs = torch.as_tensor(self.predict(inputs.reshape(-1, inputs.shape[-1])))
         return probs.reshape(*inputs.shape[:-1], probs.shape[-1])
 
     def baseline_probabilities(self) -> torch.Tensor:
         """f(b), the model's probabilities at the baseline (one query, then cached), (K,)."""
         if self._baseline_probs is None:
-            self._baseline_probs = self.bb.predict(self.baseline[None])[0]
+            self._baseline_probs = torch.as_tensor(self.predict(self.baseline[None]))[0]
         return self._baseline_probs
 
     def __call__(self, masks: torch.Tensor, x: torch.Tensor, targets: torch.Tensor

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from probex.datasets.networks import MLP
+from probex.models.networks import MLP
 
 __all__ = [
     "FeatureGroups",
@@ -168,7 +168,7 @@ class PolicyCNN(nn.Module):
 
 class ValueMLP(MLP):
     """v(x): (n, d) -> expected reward of each class head (n, K), the policy's baseline:
-    a ReLU :class:`~probex.datasets.MLP` with one hidden layer of 64 by default."""
+    a ReLU :class:`~probex.models.networks.MLP` with one hidden layer of 64 by default."""
 
     def __init__(self, n_features: int, n_classes: int, hidden: tuple[int, ...] = (64,)):
         super().__init__(n_features, n_classes, hidden)

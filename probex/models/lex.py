@@ -22,8 +22,8 @@ of the latent mask, and :meth:`LEXModel.guide` is the same selector. With guide 
 the ELBO is exactly E_z[log p(y | x, z)]; the model holds the prior at the current
 (detached) selector so that the KL term, identically zero, adds no gradient noise, and
 the score-function (REINFORCE) or pathwise (relaxed) gradient of the ELBO is the gradient
-of J (:mod:`probex.models.lex_estimators`). The imputation draws are integrated by Monte
-Carlo inside the likelihood (they have no learnable parameters).
+of J (:mod:`probex.inference.selection_estimators`). The imputation draws are integrated
+by Monte Carlo inside the likelihood (they have no learnable parameters).
 
 Shapes: ``x`` (n, d); targets (n,) class labels (long) or (n, C) probabilities; mask
 samples add a leading ``masks`` plate (L, n, d); predictors map (B, d) -> log-probabilities

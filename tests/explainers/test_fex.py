@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -23,6 +24,19 @@ def _synthetic(n, rng):
 
 def _synthetic_model(X):
     return 1.0 / (1.0 + np.exp(-2.0 * X[:, RELEVANT].sum(1)))
+
+
+class _StopAfter:
+    """The synthetic model, interrupted (as by Ctrl-C or a kill) on its (calls + 1)-th call."""
+
+    def __init__(self, calls):
+        self.calls_left = calls
+
+    def __call__(self, X):
+        if self.calls_left == 0:
+            raise KeyboardInterrupt
+        self.calls_left -= 1
+        return _synthetic_model(X)
 
 
 @pytest.fixture(scope="module")
@@ -104,19 +118,23 @@ def test_resume_from_checkpoint_matches_uninterrupted_fit(synthetic, tmp_path):
     X, X_test = synthetic
     X = X[:96]
 
-    def make():
-        return px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, seed=4, hidden=(16,))
+    def make(model=_synthetic_model):
+        return px.FEX(px.BlackBox(model, n_features=D), 2, seed=4, hidden=(16,))
 
     full = make().fit(X, epochs=2, batch_size=32)  # 6 updates
     path = tmp_path / "fex.pt"
-    make().fit(X, epochs=2, batch_size=32, checkpoint=path, checkpoint_every=4)  # saved at 4
+    with pytest.raises(KeyboardInterrupt):  # stopped in update 6, after the save at 4
+        make(_StopAfter(1 + 5)).fit(X, epochs=2, batch_size=32, checkpoint=path,
+                                    checkpoint_every=4)
     resumed = make().fit(X, epochs=2, batch_size=32, checkpoint=path, resume=True)
-    assert len(resumed.history_) == 6
+    assert len(resumed.history_) == 6 and resumed.history_["step"].tolist() == list(range(6))
+    # queries: f(X) once plus 5 masks per row and epoch, as if never interrupted
+    assert resumed.n_queries_fit_ == full.n_queries_fit_ == 96 + 2 * 96 * 5
     for a, b in zip(full.program.policy.parameters(), resumed.program.policy.parameters(),
                     strict=True):
         assert torch.equal(a, b)
     assert np.array_equal(full.attributions(X_test)[0], resumed.attributions(X_test)[0])
-    assert np.allclose(full.history_["reward"], resumed.history_["reward"])
+    pd.testing.assert_frame_equal(full.history_, resumed.history_)
     # the same seed gives the same explainer; another seed does not
     other = px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, seed=5, hidden=(16,))
     assert not np.array_equal(other.fit(X, epochs=2, batch_size=32).attributions(X_test)[0],
@@ -246,7 +264,68 @@ def test_resume_refuses_a_checkpoint_of_another_fit(tmp_path):
         make().fit(X[:48], epochs=2, batch_size=16, checkpoint=path, resume=True)
     with pytest.raises(ValueError, match="batch_size=16; this fit has batch_size=8"):
         make().fit(X, epochs=1, batch_size=8, checkpoint=path, resume=True)
-    with pytest.raises(ValueError, match="does not match this explainer's networks"):
+    with pytest.raises(ValueError, match=r"hidden=\(8,\); this fit has hidden=\(4,\)"):
         make(hidden=(4,)).fit(X, epochs=1, batch_size=16, checkpoint=path, resume=True)
     resumed = make().fit(X, epochs=1, batch_size=16, checkpoint=path, resume=True)
     assert resumed.history_["step"].tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"seed": 2}, "it was written with seed=1; this fit has seed=2"),
+    ({"entropy_coef": 0.3}, "it was written with entropy_coef=0.5; this fit has "
+                            "entropy_coef=0.3"),
+    ({"data": "shuffled"}, "it was written with other training data"),
+    ({"data": "other"}, "it was written with other training data"),
+])
+def test_resume_names_what_differs(tmp_path, change, message):
+    """Today's fingerprint covers the seed, every setting and a hash of the data: a
+    checkpoint of another seed, entropy weight, row order or data of the same shape is
+    refused before any query, naming the difference."""
+    X = np.random.default_rng(4).normal(size=(64, D))
+    path = tmp_path / "fex.pt"
+    # replacement="zero": the baseline does not follow the data, so the data alone differ
+    px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, hidden=(8,), seed=1,
+           replacement="zero").fit(X, epochs=1, batch_size=16, checkpoint=path)
+    change = dict(change)
+    data = change.pop("data", None)
+    if data == "shuffled":
+        X = X[np.random.default_rng(5).permutation(64)]
+    elif data == "other":
+        X = np.random.default_rng(6).normal(size=(64, D))
+    bb = px.BlackBox(_synthetic_model, n_features=D)
+    explainer = px.FEX(bb, 2, hidden=(8,), replacement="zero", **{"seed": 1, **change})
+    with pytest.raises(ValueError, match="is of a different FEX") as info:
+        explainer.fit(X, epochs=1, batch_size=16, checkpoint=path, resume=True)
+    assert message in str(info.value) and str(info.value).count("it was written") == 1
+    assert bb.n_queries == 64 and not explainer.is_fitted  # f(X) only: no update ran
+
+
+def test_checkpoint_folder_is_checked_before_any_query(tmp_path, unwritable_folder):
+    X = np.random.default_rng(4).normal(size=(32, D))
+    for path, problem in [(tmp_path / "missing" / "fex.pt", "does not exist"),
+                          (unwritable_folder / "fex.pt", "is not writable")]:
+        bb = px.BlackBox(_synthetic_model, n_features=D)
+        with pytest.raises(ValueError, match=problem):
+            px.FEX(bb, 2, hidden=(8,)).fit(X, epochs=1, checkpoint=path)
+        assert bb.n_queries == 0
+
+
+@pytest.mark.gpu
+def test_resume_on_cuda_matches_uninterrupted_fit(synthetic, tmp_path):
+    X = synthetic[0][:96]
+
+    def make(model=_synthetic_model):
+        return px.FEX(px.BlackBox(model, n_features=D), 2, seed=4, hidden=(16,),
+                      device="cuda")
+
+    full = make().fit(X, epochs=2, batch_size=32)  # 6 updates
+    path = tmp_path / "fex.pt"
+    with pytest.raises(KeyboardInterrupt):  # stopped in update 6, after the save at 4
+        make(_StopAfter(1 + 5)).fit(X, epochs=2, batch_size=32, checkpoint=path,
+                                    checkpoint_every=4)
+    resumed = make().fit(X, epochs=2, batch_size=32, checkpoint=path, resume=True)
+    for a, b in zip(full.program.policy.parameters(), resumed.program.policy.parameters(),
+                    strict=True):
+        assert a.device.type == "cuda" and torch.equal(a, b)
+    pd.testing.assert_frame_equal(full.history_, resumed.history_)
+    assert resumed.n_queries_fit_ == full.n_queries_fit_ == 96 + 2 * 96 * 5

@@ -2,6 +2,7 @@
 configurations, explanations, checkpoint/resume and input validation."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -33,8 +34,11 @@ def test_in_situ_lex_recovers_the_xor_features():
     # the predictor sees only the selected features and still separates the classes
     accuracy = (lex.predict_proba(test.X).argmax(1) == test.y).mean()
     assert accuracy > 0.85
-    assert list(lex.history_.columns) == ["loss", "log_lik", "n_selected", "phase"]
+    assert list(lex.history_.columns) == ["step", "epoch", "phase", "log_lik", "objective",
+                                          "n_selected", "loss"]
     assert len(lex.history_) == 20 * 32  # ceil(2000 / 64) = 32 steps per epoch
+    assert lex.history_["step"].tolist() == list(range(20 * 32))
+    assert lex.history_["epoch"].tolist() == [s // 32 for s in range(20 * 32)]
 
 
 @pytest.mark.slow
@@ -71,10 +75,12 @@ def test_post_hoc_queries_are_counted_exactly():
                  batch_size=40, **SMALL)
     lex.fit(data.X, bb, epochs=2)
     # targets: 100 rows; each epoch: batches of 40, 40, 20 rows x 2 masks x 3 imputations
-    assert bb.n_queries == 100 + 2 * 100 * 2 * 3 == lex.n_queries_
+    assert bb.n_queries == 100 + 2 * 100 * 2 * 3 == lex.n_queries_fit_
     e = lex.explain(data.X[:5])
-    assert e.n_queries == 0 and e.attrs["training_queries"] == lex.n_queries_
-    assert bb.n_queries == lex.n_queries_  # explaining is one selector pass, no queries
+    assert e.n_queries == 0 and e.attrs["n_queries_fit"] == lex.n_queries_fit_
+    assert bb.n_queries == lex.n_queries_fit_  # explaining is one selector pass, no queries
+    with pytest.warns(DeprecationWarning, match="n_queries_fit_"):
+        assert lex.n_queries_ == lex.n_queries_fit_  # the old name, for one release
 
 
 def test_relaxed_post_hoc_needs_a_differentiable_black_box():
@@ -233,3 +239,89 @@ def test_configurations_and_validation():
     lex.fit(data.X, data.y, epochs=1)
     with pytest.raises(ValueError, match="columns"):
         lex.explain(data.X[:, :5])
+
+
+def _labels_fit(seed=3, X=None, y=None, **options):
+    data = make_synthetic("xor", n=128, seed=0)
+    return px.LEX("lex", seed=seed, imputation="zero", n_imputations=1, n_masks=2,
+                  batch_size=32, **SMALL, **options), (data.X if X is None else X,
+                                                       data.y if y is None else y)
+
+
+def test_resumed_post_hoc_fit_counts_the_queries_of_an_uninterrupted_one(tmp_path):
+    data = make_synthetic("xor", n=128, seed=0)
+
+    def fit(**kwargs):
+        bb = px.BlackBox(lambda X: synthetic_probability("xor", X), n_features=10)
+        lex = px.LEX("lex", seed=3, imputation="marginal", n_imputations=2, n_masks=2,
+                     batch_size=32, **SMALL)
+        return lex.fit(data.X, bb, epochs=3, **kwargs)  # 4 steps per epoch
+
+    reference = fit()
+    path = tmp_path / "lex.pt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(checkpoint=path, checkpoint_every=4, callback=_interrupt_at(7))
+    resumed = fit(checkpoint=path, resume=True)
+    # targets f(X), then 3 epochs x 128 rows x 2 masks x 2 imputations
+    assert resumed.n_queries_fit_ == reference.n_queries_fit_ == 128 + 3 * 128 * 2 * 2
+    for name, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
+    pd.testing.assert_frame_equal(reference.history_, resumed.history_)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"seed": 4}, "it was written with seed=3; this fit has seed=4"),
+    ({"sparsity": 0.05}, "it was written with sparsity=0.02; this fit has sparsity=0.05"),
+    ({"data": "shuffled"}, "it was written with other training data"),
+    ({"data": "other"}, "it was written with other training data"),
+])
+def test_resume_names_what_differs(tmp_path, change, message):
+    """Shuffled rows have the shape and sums of the original (the old fingerprint let them
+    through); the fingerprint now hashes the data, covers the seed and every option."""
+    path = tmp_path / "lex.pt"
+    lex, (X, y) = _labels_fit()
+    lex.fit(X, y, epochs=1, checkpoint=path)
+    change = dict(change)
+    data = change.pop("data", None)
+    if data == "shuffled":
+        order = np.random.default_rng(1).permutation(len(X))
+        X, y = X[order], y[order]
+    elif data == "other":
+        other = make_synthetic("xor", n=128, seed=1)
+        X, y = other.X, other.y
+    steps = []
+    lex, _ = _labels_fit(**change)
+    with pytest.raises(ValueError, match="is of a different LEX") as info:
+        lex.fit(X, y, epochs=1, checkpoint=path, resume=True,
+                callback=lambda step, stats: steps.append(step))
+    assert message in str(info.value) and str(info.value).count("it was written") == 1
+    assert steps == [] and lex.model_ is None
+
+
+def test_checkpoint_folder_is_checked_before_any_query(tmp_path, unwritable_folder):
+    data = make_synthetic("xor", n=64, seed=0)
+    for path, problem in [(tmp_path / "missing" / "lex.pt", "does not exist"),
+                          (unwritable_folder / "lex.pt", "is not writable")]:
+        bb = px.BlackBox(lambda X: synthetic_probability("xor", X), n_features=10)
+        steps = []
+        with pytest.raises(ValueError, match=problem):
+            px.LEX("lex", **SMALL).fit(data.X, bb, epochs=1, checkpoint=path,
+                                       callback=lambda step, stats, seen=steps: seen.append(step))
+        assert bb.n_queries == 0 and steps == []
+
+
+@pytest.mark.gpu
+def test_resumed_fit_on_cuda_ends_with_the_uninterrupted_parameters(tmp_path):
+    data = make_synthetic("xor", n=256, seed=0)
+    make = lambda: px.LEX("lex", seed=3, imputation="gaussian", n_masks=2, **SMALL)  # noqa: E731
+    reference = make().fit(data.X, data.y, epochs=4, device="cuda")  # 4 steps per epoch
+    path = tmp_path / "lex.pt"
+    with pytest.raises(KeyboardInterrupt):
+        make().fit(data.X, data.y, epochs=4, device="cuda", checkpoint=path,
+                   checkpoint_every=3, callback=_interrupt_at(11))
+    resumed = make().fit(data.X, data.y, epochs=4, device="cuda", checkpoint=path,
+                         resume=True)
+    assert next(resumed.model_.parameters()).device.type == "cuda"
+    for name, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
+    pd.testing.assert_frame_equal(reference.history_, resumed.history_)

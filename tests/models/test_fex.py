@@ -12,6 +12,7 @@ from pyro.infer import TraceGraph_ELBO
 from torch import nn
 
 import probex as px
+from probex.inference.policy_gradient import FEXSettings, ppo_objective
 from probex.models.fex import FEXProgram, MaskReward, all_masks, exact_objective
 from probex.models.fex_policy import (
     FeatureGroups,
@@ -22,7 +23,6 @@ from probex.models.fex_policy import (
     kl_to_model,
     policy_class_probabilities,
 )
-from probex.models.fex_training import FEXSettings, ppo_objective
 
 G = 4  # mask units in the enumeration checks: 16 masks
 K = 2
@@ -59,8 +59,8 @@ LOGITS = [[0.0, 0.0, 0.0, 0.0], [0.4, -0.7, 1.1, 0.2]]  # class 1's head is expl
 
 def _program(reward_kind="ratio", reward_scale=1.0, value=0.0):
     bb = _linear_blackbox()
-    reward = MaskReward(bb, torch.zeros(G, dtype=torch.float64), FeatureGroups(None, G),
-                        reward_kind)
+    reward = MaskReward(bb.predict, torch.zeros(G, dtype=torch.float64),
+                        FeatureGroups(None, G), reward_kind)
     program = FEXProgram(TablePolicy(LOGITS), ConstantValue(value), reward, K, G,
                          reward_scale=reward_scale)
     return program, bb
@@ -141,7 +141,8 @@ def test_reward_values_and_query_count():
     assert bb.n_queries - before == 2
     sigmoid = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
     assert ratio.tolist() == pytest.approx([sigmoid(1.5 + 0.8) / 2, sigmoid(0.0) / 1])
-    gain = MaskReward(bb, torch.zeros(G, dtype=torch.float64), FeatureGroups(None, G), "gain")
+    gain = MaskReward(bb.predict, torch.zeros(G, dtype=torch.float64), FeatureGroups(None, G),
+                      "gain")
     assert gain(masks[:, None, :], x, target)[:, 0].tolist() == pytest.approx(
         [(sigmoid(2.3) - 0.5) / 2, 0.0])
     class0 = program.reward(masks[:1, None, :], x, torch.zeros(1, dtype=torch.long))

@@ -16,6 +16,7 @@ from pyro.infer import TraceGraph_ELBO
 from scipy import stats
 from torch import nn
 
+from probex.inference.selection_estimators import lex_loss, make_baseline
 from probex.models.imputation import (
     ConstantImputation,
     FactorMixtureImputation,
@@ -24,7 +25,6 @@ from probex.models.imputation import (
     make_imputation,
 )
 from probex.models.lex import LEXModel, LogSoftmax, expected_log_likelihood
-from probex.models.lex_estimators import lex_loss, make_baseline
 from probex.models.selectors import (
     ConvSelectorNet,
     KSubset,

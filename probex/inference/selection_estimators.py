@@ -1,4 +1,5 @@
-"""Gradient estimators for LEX's objective, built from the traces of its Pyro program.
+"""Gradient estimators for LEX's objective, built from the traces of its Pyro program
+(:mod:`probex.models.lex`), and one optimisation step of LEX training.
 
 One optimisation step draws L masks per instance from the guide, replays the model on
 them and forms a surrogate loss whose gradient is an unbiased (REINFORCE) or pathwise
@@ -22,22 +23,28 @@ them and forms a surrogate loss whose gradient is an unbiased (REINFORCE) or pat
   the relaxation but with low variance (L2X).
 
 Baselines are ``nn.Module`` s so that their state (weights, moving averages) is saved in
-checkpoints with everything else.
+checkpoints with everything else. :func:`selection_step` is one minibatch step (either
+phase: EVAL-X pre-training on random masks, or the selector's objective);
+:func:`train_selector` runs both phases in the shared checkpointed loop
+(:func:`probex.inference.training.train`).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from pyro import poutine
 from torch import nn
 
 from probex._checks import check_choice
+from probex.inference.training import Phase, TrainingResult, train
 from probex.models.lex import LEXModel, expected_log_likelihood
+from probex.models.lex_config import BASELINES, ESTIMATORS, LEXConfig
+from probex.models.networks import MLP
 
-__all__ = ["Baseline", "make_baseline", "lex_loss", "random_mask_loss", "BASELINES", "ESTIMATORS"]
-
-ESTIMATORS = ("reinforce", "relaxed")
-BASELINES = ("loo", "average", "network", "full_input", "none")
+__all__ = ["Baseline", "make_baseline", "lex_loss", "random_mask_loss", "selection_step",
+           "train_selector", "BASELINES", "ESTIMATORS"]
 
 
 class Baseline(nn.Module):
@@ -126,8 +133,6 @@ def make_baseline(kind: str, n_features: int, n_classes: int, hidden=(32,), beta
         return MovingAverage(beta)
     if kind == "none":
         return Baseline()
-    from probex.datasets.networks import MLP
-
     if kind == "network":
         return RegressionBaseline(MLP(n_features, 1, tuple(hidden)))
     return FullInputBaseline(MLP(n_features, n_classes, tuple(hidden)))
@@ -182,3 +187,74 @@ def random_mask_loss(lex: LEXModel, x: torch.Tensor, target: torch.Tensor,
     return -log_lik.mean(), {"log_lik": float(log_lik.detach().mean()),
                              "objective": float(log_lik.detach().mean()),
                              "n_selected": float(z.sum(-1).mean())}
+
+
+def selection_step(lex: LEXModel, baseline: Baseline, optimizer: torch.optim.Optimizer,
+                   x: torch.Tensor, target: torch.Tensor, *, estimator: str = "reinforce",
+                   n_masks: int = 1, train_predictor: bool = True,
+                   pretrain_rate: float | None = None) -> dict[str, float]:
+    """One optimisation step of LEX on a minibatch: loss, backward, optimizer step.
+
+    Args:
+        x: (b, d) rows; target: (b,) labels or (b, C) probabilities.
+        train_predictor: whether the predictor's parameters get gradients (False for a
+            fixed black box or a frozen EVAL-X predictor).
+        pretrain_rate: given, the step is EVAL-X pre-training (:func:`random_mask_loss`
+            with masks of this rate; the predictor is trained); else :func:`lex_loss`.
+
+    Returns the stats of :func:`lex_loss` plus ``loss``. A non-finite loss raises
+    ``FloatingPointError`` before the parameters are touched.
+    """
+    pretraining = pretrain_rate is not None
+    for p in lex.predictor.parameters():
+        p.requires_grad_(pretraining or train_predictor)
+    optimizer.zero_grad()
+    if pretraining:
+        loss, stats = random_mask_loss(lex, x, target, pretrain_rate)
+    else:
+        loss, stats = lex_loss(lex, x, target, n_masks, estimator, baseline)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the LEX loss became {float(loss)}; lower learning_rate")
+    loss.backward()
+    optimizer.step()
+    return {**stats, "loss": float(loss.detach())}
+
+
+def train_selector(lex: LEXModel, baseline: Baseline, X: torch.Tensor, target: torch.Tensor,
+                   config: LEXConfig, *, epochs: int, seed: int, predictor: str,
+                   fingerprint: dict | None = None, **loop) -> TrainingResult:
+    """Fit LEX with Adam: ``config.pretrain_epochs`` of EVAL-X pre-training on random
+    masks (network predictors only), then ``epochs`` of the selector's objective.
+
+    Args:
+        X: (n, d) rows and target (n,) labels or (n, C) probabilities, on the model's
+            device.
+        predictor: the resolved kind, ``"fixed"`` (a black box: no pre-training, no
+            predictor gradients), ``"joint"`` (trained throughout) or ``"evalx"``
+            (pre-trained, then frozen).
+        fingerprint: further fingerprint entries; every field of ``config`` and
+            ``predictor`` are added here.
+        **loop: passed to :func:`probex.inference.training.train` (``checkpoint``,
+            ``checkpoint_every``, ``resume``, ``count_queries``, ``setup_queries``,
+            ``progress``, ``callback``, ``device``).
+
+    The caller seeds torch's global RNG (masks, imputations).
+    """
+    c = config
+    optimizer = torch.optim.Adam([*lex.parameters(), *baseline.parameters()],
+                                 lr=c.learning_rate)
+
+    def step_fn(pretrain_rate=None):
+        return lambda step, index: selection_step(
+            lex, baseline, optimizer, X[index], target[index], estimator=c.estimator,
+            n_masks=c.n_masks, train_predictor=predictor == "joint",
+            pretrain_rate=pretrain_rate)
+
+    phases = [Phase(0 if predictor == "fixed" else c.pretrain_epochs,
+                    step_fn(c.pretrain_mask_rate), "pretrain"),
+              Phase(epochs, step_fn(), "select")]
+    return train(phases, data=(X, target), batch_size=c.batch_size, seed=seed,
+                 modules={"lex": lex, "baseline": baseline}, optimizer=optimizer,
+                 config={**dataclasses.asdict(c), "predictor_kind": predictor,
+                         **(fingerprint or {})},
+                 name=f"LEX ({c.name})", postfix=("loss", "n_selected"), **loop)

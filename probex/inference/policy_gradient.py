@@ -1,4 +1,5 @@
-"""Training FEX's policy: PPO with the clipped objective, or the score-function ELBO.
+"""Policy-gradient updates of FEX's mask policy: PPO's clipped objective, or the
+score-function ELBO (the program is :class:`probex.models.fex.FEXProgram`).
 
 PPO (Schulman et al., 2017) on the one-step mask "environment": for a batch of n
 instances, draw s masks each from the current policy (the trajectory length s), score
@@ -15,11 +16,14 @@ over the batch by default). Each episode is a single action, so the return is th
 The ELBO alternative (:class:`FEXProgram` with ``reward_scale = 1 / c_H``) takes one step
 of Pyro's ``TraceGraph_ELBO`` per batch: REINFORCE with v(x) as ``nn_baseline``, no
 clipping, no reuse of the masks; the same KL term is added.
+
+:func:`policy_update` is one training step of either kind; :func:`train_policy` runs it in
+the shared checkpointed loop (:func:`probex.inference.training.train`).
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -27,13 +31,13 @@ from pyro import poutine
 from pyro.infer import TraceGraph_ELBO
 from pyro.ops.provenance import detach_provenance
 
-from probex.checkpoint import Checkpointer
-from probex.inference._runtime import progress_bar
+from probex._checks import check_choice
+from probex.inference.training import Phase, TrainingResult, geometric_decay, train
 from probex.models.fex import FEXProgram
 from probex.models.fex_policy import kl_to_model
 
 __all__ = ["FEXSettings", "ppo_objective", "ppo_update", "elbo_update", "advantages",
-           "train_policy"]
+           "policy_update", "train_policy"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ class FEXSettings:
         value_coef: c_v, weight of the value network's squared error (PPO).
         normalize_advantages: standardise advantages over each rollout (PPO).
         max_grad_norm: clip the gradient's global norm (``None``: no clipping).
+        classes: ``"predicted"`` trains each instance's predicted-class head, ``"all"``
+            every head (K times the rows and queries).
+        learning_rate: Adam's initial step size.
+        final_lr_fraction: the step size decays geometrically to this fraction of
+            ``learning_rate`` over the fit (1: constant).
     """
 
     objective: str = "ppo"
@@ -62,10 +71,30 @@ class FEXSettings:
     value_coef: float = 0.5
     normalize_advantages: bool = True
     max_grad_norm: float | None = 1.0
+    classes: str = "predicted"
+    learning_rate: float = 1e-3
+    final_lr_fraction: float = 1.0
+
+    @classmethod
+    def for_objective(cls, objective: str = "ppo", entropy_coef: float | None = None,
+                      kl_coef: float | None = None, **fields) -> FEXSettings:
+        """Settings with the objective's defaults: ``entropy_coef`` 0.5 for PPO (weighed
+        against standardised advantages) or 0.05 for the ELBO (a temperature in reward
+        units); ``kl_coef`` 0.5 (PPO) or 0.2 (ELBO)."""
+        check_choice("objective", objective, ("ppo", "elbo"))
+        ppo = objective == "ppo"
+        return cls(objective=objective, **fields,
+                   entropy_coef=(0.5 if ppo else 0.05) if entropy_coef is None else entropy_coef,
+                   kl_coef=(0.5 if ppo else 0.2) if kl_coef is None else kl_coef)
 
     def __post_init__(self):
-        if self.objective not in ("ppo", "elbo"):
-            raise ValueError(f"unknown objective={self.objective!r}; expected 'ppo' or 'elbo'")
+        check_choice("objective", self.objective, ("ppo", "elbo"))
+        check_choice("classes", self.classes, ("predicted", "all"))
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.final_lr_fraction <= 1:
+            raise ValueError(f"final_lr_fraction must be in (0, 1], got "
+                             f"{self.final_lr_fraction}")
         if int(self.trajectory_length) < 1 or int(self.ppo_epochs) < 1:
             raise ValueError("trajectory_length and ppo_epochs must be positive integers")
         if not 0 < self.clip < 1:
@@ -164,86 +193,58 @@ def elbo_update(program: FEXProgram, optimizer: torch.optim.Optimizer, elbo: Tra
             "kl": float(kl.detach().mean())}
 
 
-def train_policy(program: FEXProgram, optimizer: torch.optim.Optimizer, X: torch.Tensor,
-                 model_probs: torch.Tensor, settings: FEXSettings, epochs: int,
-                 batch_size: int, generator: torch.Generator, classes: str = "predicted",
-                 checkpointer: Checkpointer | None = None, resume: bool = False,
-                 progress: bool | None = None, final_lr_fraction: float = 1.0) -> list[dict]:
-    """Train the policy over ``epochs`` shuffled passes through X; returns per-step stats.
+def policy_update(program: FEXProgram, optimizer: torch.optim.Optimizer, x, model_probs,
+                  settings: FEXSettings, elbo: TraceGraph_ELBO | None = None,
+                  all_classes: bool = False) -> dict:
+    """One training step of FEX on a minibatch: a PPO rollout and its ``ppo_epochs``
+    steps, or one ELBO step (``elbo`` given; needed when ``settings.objective`` is
+    ``"elbo"``).
 
     Args:
-        X: (n, d) training instances (on the policy's device, its dtype).
-        model_probs: (n, K) the black box's probabilities f(X).
-        classes: ``"predicted"`` trains each instance's argmax class head, ``"all"`` every
-            head (K times the queries).
-        checkpointer, resume: save every ``checkpointer.every`` steps (networks, optimizer,
-            RNG states, the epoch's order, the batch size, the stats so far; written
-            atomically by :class:`probex.checkpoint.Checkpointer`); ``resume`` continues
-            from the file, ending with exactly the weights of an uninterrupted run. A file
-            from other networks, other data (row count) or another batch size is refused
-            with a ``ValueError``.
-        final_lr_fraction: the learning rate decays geometrically from its initial value
-            to this fraction of it over the run (a function of the step, so resuming
-            needs no scheduler state); 1 keeps it constant.
-
-    The caller seeds torch's global RNG (mask draws) and ``generator`` (data order).
+        x: (b, d) instances; model_probs: (b, K) the black box's f(x).
+        all_classes: train every class head (K times the rows and queries) instead of
+            each instance's predicted class.
     """
-    n, n_classes = model_probs.shape
-    targets = model_probs.argmax(-1)
-    steps_per_epoch = math.ceil(n / batch_size)
-    total = int(epochs) * steps_per_epoch
-    modules = {"policy": program.policy, "value": program.value}
+    if all_classes:
+        n_classes = model_probs.shape[1]
+        targets = torch.arange(n_classes, device=x.device).repeat_interleave(x.shape[0])
+        x, model_probs = x.repeat(n_classes, 1), model_probs.repeat(n_classes, 1)
+    else:
+        targets = model_probs.argmax(-1)
+    if settings.objective == "ppo":
+        return ppo_update(program, optimizer, x, targets, model_probs, settings)
+    if elbo is None:
+        raise ValueError("objective='elbo' needs a TraceGraph_ELBO instance (elbo=)")
+    return elbo_update(program, optimizer, elbo, x, targets, model_probs, settings)
+
+
+def train_policy(program: FEXProgram, X: torch.Tensor, model_probs: torch.Tensor,
+                 settings: FEXSettings, *, epochs: int, batch_size: int, seed: int,
+                 config: dict | None = None, **loop) -> TrainingResult:
+    """Train the policy and value networks with Adam over ``epochs`` shuffled passes
+    through X, one :func:`policy_update` per minibatch (a rollout), the learning rate
+    decaying geometrically from ``settings.learning_rate`` to ``final_lr_fraction`` of it.
+
+    Args:
+        X: (n, d) instances (on the networks' device and dtype); model_probs: (n, K) f(X).
+        config: further fingerprint entries (e.g. the reward, the networks' shapes); every
+            field of ``settings`` is added here.
+        **loop: passed to :func:`probex.inference.training.train` (``checkpoint``,
+            ``checkpoint_every``, ``resume``, ``count_queries``, ``setup_queries``,
+            ``progress``, ``callback``, ``device``).
+
+    The caller seeds torch's global RNG (mask draws) and scopes Pyro's param store.
+    """
+    optimizer = torch.optim.Adam([*program.policy.parameters(), *program.value.parameters()],
+                                 lr=settings.learning_rate)
     elbo = TraceGraph_ELBO(max_plate_nesting=2) if settings.objective == "elbo" else None
-    initial_lr = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
-    step, order, history = 0, None, []
-    if resume:
-        if checkpointer is None or checkpointer.path is None:
-            raise ValueError("resume=True needs checkpoint=<path>")
-        try:
-            step, extra = checkpointer.restore(modules, optimizer, generator)
-        except (RuntimeError, KeyError) as err:  # state dicts of other shapes or names
-            raise ValueError(f"the checkpoint {str(checkpointer.path)!r} does not match this "
-                             f"explainer's networks or optimizer: {err}") from err
-        order = extra.get("order")
-        if order is not None and order.numel() != n:
-            raise ValueError(f"the checkpoint was written by a fit on {order.numel()} rows; "
-                             f"this fit has {n}")
-        saved_batch = extra.get("batch_size")
-        if saved_batch is not None and int(saved_batch) != int(batch_size):
-            raise ValueError(f"the checkpoint was written with batch_size={int(saved_batch)}; "
-                             f"this fit has batch_size={batch_size}")
-        saved = extra.get("history", {})
-        history = [dict(zip(saved, row, strict=True))
-                   for row in zip(*(v.tolist() for v in saved.values()), strict=True)]
-        for row in history:
-            row["step"], row["epoch"] = int(row["step"]), int(row["epoch"])
-        if step > total:
-            raise ValueError(f"the checkpoint is at step {step}, beyond this fit's {total} steps")
-    with progress_bar(total, f"FEX ({settings.objective})", progress) as bar:
-        bar.update(step)
-        while step < total:
-            position = step % steps_per_epoch
-            if position == 0 or order is None:
-                order = torch.randperm(n, generator=generator)
-            index = order[position * batch_size:(position + 1) * batch_size].to(X.device)
-            x, y, probs = X[index], targets[index], model_probs[index]
-            for group, lr in zip(optimizer.param_groups, initial_lr, strict=True):
-                group["lr"] = lr * final_lr_fraction ** (step / total)
-            if classes == "all":
-                y = torch.arange(n_classes, device=X.device).repeat_interleave(len(index))
-                x, probs = x.repeat(n_classes, 1), probs.repeat(n_classes, 1)
-            if elbo is None:
-                stats = ppo_update(program, optimizer, x, y, probs, settings)
-            else:
-                stats = elbo_update(program, optimizer, elbo, x, y, probs, settings)
-            history.append({"step": step, "epoch": step // steps_per_epoch, **stats})
-            step += 1
-            bar.update()
-            bar.set_postfix(reward=f"{stats['reward']:.4g}")
-            if checkpointer is not None and checkpointer.due(step):
-                columns = {key: torch.tensor([row[key] for row in history], dtype=torch.float64)
-                           for key in history[0]}
-                checkpointer.save(step, modules, optimizer, generator,
-                                  extra={"order": order.cpu(), "history": columns,
-                                         "batch_size": int(batch_size)})
-    return history
+
+    def step(step, index):
+        return policy_update(program, optimizer, X[index], model_probs[index], settings,
+                             elbo, all_classes=settings.classes == "all")
+
+    return train([Phase(epochs, step)], data=(X, model_probs), batch_size=batch_size,
+                 seed=seed, modules={"policy": program.policy, "value": program.value},
+                 optimizer=optimizer, config={**dataclasses.asdict(settings), **(config or {})},
+                 lr_schedule=geometric_decay(settings.final_lr_fraction),
+                 name=f"FEX ({settings.objective})", postfix=("reward",), **loop)
