@@ -16,7 +16,11 @@ least squares (Lundberg & Lee 2017; Covert & Lee 2021, eq. 6) with
 This is a smooth function (a ratio) of stratum means of the design, so it is consistent
 for the exact Shapley values and, unlike a fit with known A = E[z z^T] ("unbiased
 KernelSHAP"), its error is driven only by the residuals e(z) of the game around its best
-additive approximation: for an additive game every design gives the exact answer.
+additive approximation: for an additive game every design gives the exact answer, and
+because units are antithetic pairs, so does it for any game whose interactions are at
+most pairwise (checked in the tests); what remains is interaction of order three and up.
+Measured against enumerated values at equal model evaluations, its error is 0.1-1.0x
+that of shap's KernelExplainer (benchmarks/bench_shapley_accuracy.py).
 
 Uncertainty. The residuals e(z) are misspecification, a deterministic function of the
 coalition, not iid noise, so the normal-inverse-gamma posterior of a linear model (which
