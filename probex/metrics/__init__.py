@@ -6,7 +6,15 @@ from probex.metrics.calibration import (
     predictive_power_decomposition,
     top_label_ece,
 )
-from probex.metrics.coverage import interval_coverage
+from probex.metrics.coverage import (
+    interval_coverage,
+    mean_squared_z,
+    pit_from_draws,
+    pit_histogram,
+    pit_uniformity_pvalue,
+    pit_values,
+    z_scores,
+)
 from probex.metrics.faithfulness import (
     PerturbationCurve,
     deletion_auc,
@@ -15,6 +23,23 @@ from probex.metrics.faithfulness import (
     random_attributions,
     random_reference,
 )
+from probex.metrics.ground_truth import (
+    MaskedGame,
+    ShapleyTruth,
+    SurrogateTarget,
+    coalition_masks,
+    exact_shapley_values,
+    lime_mask_target,
+    lime_mask_target_from_game,
+    masked_game,
+    shapley_from_game,
+)
+from probex.metrics.monte_carlo_truth import (
+    MonteCarloTruth,
+    smoothgrad_truth,
+    surrogate_target_monte_carlo,
+)
+from probex.metrics.pit_plot import plot_pit_histogram
 from probex.metrics.sample_quality import (
     design_log_determinant,
     mean_locality_weight,
@@ -35,7 +60,11 @@ from probex.metrics.stability import (
 )
 
 __all__ = [
-    "interval_coverage",
+    "interval_coverage", "z_scores", "mean_squared_z", "pit_values", "pit_from_draws",
+    "pit_histogram", "pit_uniformity_pvalue", "plot_pit_histogram",
+    "MaskedGame", "ShapleyTruth", "SurrogateTarget", "MonteCarloTruth", "coalition_masks",
+    "masked_game", "shapley_from_game", "exact_shapley_values", "lime_mask_target_from_game",
+    "lime_mask_target", "smoothgrad_truth", "surrogate_target_monte_carlo",
     "kendall_tau_reproducibility", "top_k_jaccard", "reproducibility",
     "neighbourhood_stability", "mean_locality_weight", "design_log_determinant",
     "sample_quality",
