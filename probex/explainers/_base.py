@@ -183,9 +183,11 @@ class Explainer:
     """Base of every explanation method.
 
     Args:
-        model: a :class:`~probex.BlackBox`, or a model wrapped with ``blackbox_options``.
+        model: a :class:`~probex.BlackBox`, or a model wrapped with ``blackbox_options``
+            (``None`` only for amortized methods that learn from labels alone).
         seed: seeds every random choice; the same seed gives the same numbers on CPU.
-        device: where computations run; ``None``: the black box's device.
+        device: where computations run; ``None``: the black box's device. Local methods
+            compute in the black box and must share its device.
         progress: progress bars (``None``: only on a terminal).
         blackbox_options: options for wrapping a model that is not a BlackBox yet
             (``task=``, ``target=``, ``feature_names=``, ...).
@@ -203,18 +205,13 @@ class Explainer:
     def __init__(self, model, *, seed: int = 0, device=None, progress: bool | None = None,
                  blackbox_options: dict | None = None):
         options = dict(blackbox_options or {})
-        if device is not None and not isinstance(model, BlackBox):
+        if device is not None and not isinstance(model, BlackBox) and model is not None:
             options.setdefault("device", device)
-        self.bb = as_blackbox(model, **options)
-        if device is not None and resolve_device(device) != self.bb.device:
-            raise ValueError(f"device={str(device)!r} but the BlackBox lives on "
-                             f"{self.bb.device}; build the BlackBox with that device")
+        self.bb = None if model is None else as_blackbox(model, **options)
+        self.device = (resolve_device(device) if device is not None
+                       else self.bb.device if self.bb is not None else torch.device("cpu"))
         self.seed = check_seed(seed)
         self.progress = progress
-
-    @property
-    def device(self) -> torch.device:
-        return self.bb.device
 
     @property
     def feature_names(self) -> list[str]:
@@ -263,6 +260,9 @@ class LocalExplainer(Explainer):
 
     def __init__(self, model, *, n_samples: int = 1000, **options):
         super().__init__(model, **options)
+        if self.device != self.bb.device:
+            raise ValueError(f"device={str(self.device)!r} but the BlackBox lives on "
+                             f"{self.bb.device}; build the BlackBox with that device")
         self.n_samples = check_count("n_samples", n_samples, minimum=self.min_samples)
 
     def explain(self, x, n_samples: int | None = None, *, target=None, **options
@@ -315,6 +315,9 @@ class LocalExplainer(Explainer):
 class AmortizedExplainer(Explainer):
     """A method fitted once that then explains by one forward pass, without queries.
 
+    Subclasses implement ``fit(X, ...)`` (setting ``history_`` and ``n_queries_fit_``)
+    and ``_explain(X, targets, streams, **options)`` for a batch (B, d).
+
     After ``fit``: ``history_`` (a DataFrame, one row per training step) and
     ``n_queries_fit_`` (black-box rows spent training; kept across resumed fits).
     """
@@ -334,3 +337,29 @@ class AmortizedExplainer(Explainer):
     def _check_fitted(self) -> None:
         if not self.is_fitted:
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
+
+    def explain(self, x, *, target=None, **options) -> Explanation:
+        """Explain one instance x (d,) or a batch (B, d) (numpy, torch or pandas) by one
+        forward pass of the fitted networks.
+
+        Args:
+            target: the class explained: an index, one per instance, or ``"predicted"``
+                (default: the black box's target, else the predicted class).
+            options: the method's own options (see its ``explain``).
+        """
+        self._check_fitted()
+        X, single = as_instances(self.bb, x)
+        return self._explain_rows(X, np.arange(X.shape[0]), single, None, target, options)
+
+    def _explain_rows(self, X: torch.Tensor, rows, single: bool, n_samples, target,
+                      options: dict) -> Explanation:
+        streams = RowStreams(self.seed, rows)
+        with self.bb.counting() as counter:
+            targets = self._targets(target, X)
+            explanation = self._explain(X, targets, streams, **options)
+        return self._package(explanation, n_queries=counter.n, targets=targets,
+                             single=single)
+
+    def _explain(self, X: torch.Tensor, targets: torch.Tensor, streams: RowStreams,
+                 **options) -> Explanation:
+        raise NotImplementedError

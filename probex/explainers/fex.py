@@ -19,13 +19,12 @@ draws are lambda itself (one draw) or, with ``n_draws > 0``, mask draws.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyro
 import torch
 import xarray as xr
 
-from probex._checks import as_matrix, as_tensor, check_choice, resolve_device
-from probex.blackbox import BlackBox, as_blackbox
+from probex._checks import as_matrix, check_choice, check_count, resolve_device
+from probex.explainers._base import AmortizedExplainer, as_background, as_instances
 from probex.explanation import Explanation
 from probex.inference._runtime import seeded
 from probex.inference.idata import netcdf_attrs
@@ -45,18 +44,7 @@ __all__ = ["FEX", "FeatureGroups"]
 _CHUNK = 8192  # rows per policy forward pass in explain
 
 
-def _positive_int(name: str, value) -> int:
-    """``value`` as an int >= 1, or a ValueError naming ``name``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not number.is_integer() or number < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(number)
-
-
-class FEX:
+class FEX(AmortizedExplainer):
     """Amortized explanations: a mask policy trained once, one forward pass per input.
 
     Args:
@@ -103,44 +91,41 @@ class FEX:
 
     method = "FEX"
 
-    def __init__(self, bb: BlackBox, n_classes: int, explainer="mlp", feature_groups=None, *,
-                 background=None, replacement="mean", objective: str = "ppo",
-                 reward: str = "ratio", trajectory_length: int = 5, clip: float = 0.2,
-                 ppo_epochs: int = 4, entropy_coef: float | None = None,
-                 kl_coef: float | None = None,
-                 value_coef: float = 0.5, classes: str = "predicted",
-                 learning_rate: float = 1e-3, final_lr_fraction: float = 0.1,
-                 hidden: tuple[int, ...] = (128, 128),
-                 image_shape=None, seed: int = 0, device="cpu", progress: bool | None = None):
-        self.bb = as_blackbox(bb)
+    def __init__(self, model, n_classes: int | None = None, explainer="mlp",
+                 feature_groups=None, *, background=None, replacement="mean",
+                 objective: str = "ppo", reward: str = "ratio", trajectory_length: int = 5,
+                 clip: float = 0.2, ppo_epochs: int = 4, entropy_coef: float | None = None,
+                 kl_coef: float | None = None, value_coef: float = 0.5,
+                 classes: str = "predicted", learning_rate: float = 1e-3,
+                 final_lr_fraction: float = 0.1, hidden: tuple[int, ...] = (128, 128),
+                 image_shape=None, seed: int = 0, device="cpu", progress: bool | None = None,
+                 blackbox_options: dict | None = None):
+        super().__init__(model, seed=seed, device=device, progress=progress,
+                         blackbox_options=blackbox_options)
         if self.bb.task != "classification":
             raise ValueError("FEX explains classifiers: the black box must have "
                              "task='classification'")
-        if int(n_classes) < 2:
+        if n_classes is not None and (isinstance(n_classes, bool) or int(n_classes) < 2):
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
         check_choice("reward", reward, ("ratio", "gain"))
         if isinstance(replacement, str):
             check_choice("replacement", replacement, ("mean", "median", "zero"))
-        self.n_classes = int(n_classes)
+        self.n_classes = None if n_classes is None else int(n_classes)
         self.explainer_spec = explainer
         self.group_spec = feature_groups
-        self.background = None if background is None else as_matrix(background, "background")
+        self.background = None if background is None else as_matrix(
+            as_background(self.bb, background), "background")
         self.replacement = replacement
         self.reward_kind = reward
         self.settings = FEXSettings.for_objective(
             objective, entropy_coef, kl_coef, trajectory_length=int(trajectory_length),
             clip=float(clip), ppo_epochs=int(ppo_epochs), value_coef=float(value_coef),
             classes=classes, learning_rate=learning_rate, final_lr_fraction=final_lr_fraction)
-        self.hidden = tuple(_positive_int("hidden layer width", h) for h in hidden)
+        self.hidden = tuple(check_count("hidden layer width", h) for h in hidden)
         self.image_shape = image_shape
-        self.seed = int(seed)
-        self.device = resolve_device(device)
-        self.progress = progress
         self.groups: FeatureGroups | None = None
         self.program: FEXProgram | None = None
-        self.history_: pd.DataFrame | None = None
-        self.n_queries_fit_ = 0
-        if self.bb.n_features is not None:
+        if self.bb.n_features is not None and self.n_classes is not None:
             self._build(self.bb.n_features)
 
     # ------------------------------------------------------------------ set-up
@@ -160,10 +145,6 @@ class FEX:
         self.program = FEXProgram(policy.to(self.device), value.to(self.device), None,
                                   self.n_classes, self.groups.n_groups,
                                   name=f"fex_{id(self):x}", reward_scale=scale)
-
-    @property
-    def is_fitted(self) -> bool:
-        return self.history_ is not None
 
     def _dtype(self) -> torch.dtype:
         param = next(iter(self.program.policy.parameters()), None)
@@ -189,14 +170,16 @@ class FEX:
         """
         checkpointer = open_checkpoint(checkpoint, checkpoint_every, resume)
         X = as_matrix(X, "X", n_features=self.bb.n_features)
-        epochs = _positive_int("epochs", epochs)
-        batch_size = _positive_int("batch_size", batch_size)
+        epochs = check_count("epochs", epochs)
+        batch_size = check_count("batch_size", batch_size)
         self.bb.bind_features(X.shape[1])
+        queries_before = self.bb.n_queries
+        model_probs = self.bb.predict(X)
+        if self.n_classes is None:
+            self.n_classes = model_probs.shape[1]
         if self.program is None:
             self._build(X.shape[1])
         self._move(device)
-        queries_before = self.bb.n_queries
-        model_probs = self.bb.predict(X)
         if model_probs.shape[1] != self.n_classes:
             raise ValueError(f"the model returns {model_probs.shape[1]} classes but "
                              f"n_classes={self.n_classes}")
@@ -239,76 +222,57 @@ class FEX:
             return torch.cat([self.program.logits(X[i:i + _CHUNK])
                               for i in range(0, X.shape[0], _CHUNK)])
 
-    def _resolve_targets(self, target, logits: torch.Tensor) -> torch.Tensor:
-        n = logits.shape[0]
-        if isinstance(target, str):
-            check_choice("target", target, ("predicted",))
-            return policy_class_probabilities(logits).argmax(-1)
-        targets = torch.as_tensor(np.asarray(target)).reshape(-1).to(logits.device)
-        if targets.numel() == 1:
-            targets = targets.expand(n)
-        if targets.shape != (n,) or targets.is_floating_point():
-            raise ValueError(f"target must be 'predicted', a class index or {n} class indices")
-        if bool(((targets < 0) | (targets >= self.n_classes)).any()):
-            raise ValueError(f"target classes must be in 0..{self.n_classes - 1}")
-        return targets.long()
+    def _predicted_classes(self, X: torch.Tensor) -> torch.Tensor:
+        """The class FEX's own p_hat ranks first: a query-free stand-in for the model's
+        prediction."""
+        X = X.to(self.device, self._dtype())
+        return policy_class_probabilities(self._forward(X)).argmax(-1).cpu()
 
-    def attributions(self, X, target="predicted", device=None
-                     ) -> tuple[np.ndarray, np.ndarray]:
+    def attributions(self, X, target=None, device=None) -> tuple[np.ndarray, np.ndarray]:
         """lambda for each feature, (n, d) in [0, 1], and the explained classes (n,): the
         fast path of :meth:`explain` (no Explanation object, no black-box queries).
         ``target`` and ``device`` as in :meth:`explain`."""
-        unit_lam, targets, _ = self._attributions(X, target, device)
-        return self.groups.expand(torch.from_numpy(unit_lam)).numpy(), targets
-
-    def _attributions(self, X, target, device=None):
-        """Per-unit lambda (n, G), explained classes (n,) and p_hat (n, K), as numpy."""
-        if not self.is_fitted:
-            raise ValueError("FEX is not trained: call fit(X_train) first")
+        self._check_fitted()
         self._move(device)
-        X = as_tensor(X, "X", dtype=self._dtype(), device=self.device)
-        if X.ndim != 2 or X.shape[1] != self.groups.n_features:
-            raise ValueError(f"X must have shape (n, {self.groups.n_features}); got "
-                             f"{tuple(X.shape)}")
-        if X.shape[0] == 0:
-            raise ValueError("X has no rows")
-        logits = self._forward(X)
-        targets = self._resolve_targets(target, logits)
-        unit_lam = torch.sigmoid(self.program.target_logits(X, targets, logits).double())
-        p_hat = policy_class_probabilities(logits.double())
-        return unit_lam.cpu().numpy(), targets.cpu().numpy(), p_hat.cpu().numpy()
+        X, _ = as_instances(self.bb, X, "X")
+        targets = self._targets(target, X)
+        unit_lam, _ = self._lambda(X, targets)
+        return self.groups.expand(unit_lam).numpy(), targets.numpy()
 
-    def explain(self, X, target="predicted", n_draws: int = 0, seed: int | None = None,
-                device=None) -> Explanation:
-        """Explain instances X ((d,) or (n, d)) with one forward pass; no black-box queries.
+    def _lambda(self, X: torch.Tensor, targets: torch.Tensor):
+        """Per-unit lambda (n, G) and p_hat (n, K), float64 on the CPU."""
+        X = X.to(self.device, self._dtype())
+        logits = self._forward(X)
+        unit_lam = torch.sigmoid(self.program.target_logits(
+            X, targets.to(self.device), logits).double())
+        return unit_lam.cpu(), policy_class_probabilities(logits.double()).cpu()
+
+    def explain(self, x, *, target=None, n_draws: int = 0, device=None) -> Explanation:
+        """Explain one instance (d,) or a batch (n, d) with one forward pass; no black-box
+        queries.
 
         Args:
-            target: ``"predicted"`` (the class the explainers' own p_hat ranks first, a
+            target: ``"predicted"`` (default: the class FEX's own p_hat ranks first, a
                 query-free stand-in for the model's prediction), a class index, or one
                 index per instance.
             n_draws: 0 stores lambda as the single draw; otherwise that many Bernoulli
-                mask draws m ~ Bernoulli(lambda) (seeded by ``seed``, default the
-                explainer's).
+                mask draws m ~ Bernoulli(lambda) per instance (from its own stream).
             device: move the networks there first (default: leave them where ``fit``
                 put them); the explanation comes back as numpy either way.
 
         Returns:
-            an :class:`~probex.Explanation` over the black box's feature names (coordinate
-            ``feature``; ``instance`` for a batch) with mean lambda in [0, 1] and sd
-            sqrt(lambda (1 - lambda)) per feature, shape (d,) or (n, d) (closed form: the
-            moments of the Bernoulli mask, not an estimation error; lambda is a
+            an :class:`~probex.Explanation` over the black box's feature names with mean
+            lambda in [0, 1] and sd sqrt(lambda (1 - lambda)) per feature (closed form:
+            the moments of the Bernoulli mask, not an estimation error; lambda is a
             deterministic function of x). Its InferenceData is built on first use and
-            holds the draws, the explained class (``constant_data`` ``target``) and p_hat
-            (``class_probabilities``). With ``n_draws=0`` ``hdi`` is the degenerate
-            interval of the single draw lambda; with mask draws it is the draws' HDI.
+            holds the draws, p_hat (``class_probabilities``) and the feature groups.
         """
-        X_in = as_tensor(X, "X")
-        single = X_in.ndim == 1
-        if int(n_draws) < 0:
-            raise ValueError(f"n_draws must be non-negative, got {n_draws}")
-        unit_lam, targets, p_hat = self._attributions(X_in[None] if single else X_in, target,
-                                                      device)
-        unit_lam = torch.from_numpy(unit_lam)
+        self._move(device)
+        return super().explain(x, target=target,
+                               n_draws=check_count("n_draws", n_draws, minimum=0))
+
+    def _explain(self, X, targets, streams, *, n_draws: int) -> Explanation:
+        unit_lam, p_hat = self._lambda(X, targets)
         lam = self.groups.expand(unit_lam).numpy()
         sd = np.sqrt(lam * (1.0 - lam))
         names = self.bb.feature_names
@@ -320,37 +284,28 @@ class FEX:
                  "trajectory_length": self.settings.trajectory_length,
                  "entropy_coef": self.settings.entropy_coef, "kl_coef": self.settings.kl_coef,
                  "n_groups": self.groups.n_groups, "n_queries_fit": self.n_queries_fit_,
-                 "seed": self.seed, "n_draws": int(n_draws)}
-        meta = netcdf_attrs({"inference": inference, "method": self.method, "n_queries": 0,
-                             "n_instances": 1 if single else lam.shape[0], **attrs})
-        dims = ["feature"] if single else ["instance", "feature"]
-        coords = {"feature": names}
-        if not single:
-            coords["instance"] = np.arange(lam.shape[0])
-        closed = xr.Dataset({"loc": (dims, lam[0] if single else lam),
-                             "sd": (dims, sd[0] if single else sd)}, coords=coords,
+                 "n_draws": n_draws}
+        meta = netcdf_attrs({"inference": inference, "method": self.method,
+                             "n_instances": lam.shape[0], **attrs})
+        dims = ["instance", "feature"]
+        closed = xr.Dataset({"loc": (dims, lam), "sd": (dims, sd)},
+                            coords={"feature": names, "instance": np.arange(lam.shape[0])},
                             attrs={"distribution": "bernoulli"})
-        draw_seed = self.seed if seed is None else int(seed)
 
         def build():
             if n_draws:
-                generator = torch.Generator().manual_seed(draw_seed)
-                masks = torch.bernoulli(unit_lam.expand(int(n_draws), *unit_lam.shape),
-                                        generator=generator)
+                masks = torch.stack([torch.bernoulli(
+                    unit_lam[i].expand(n_draws, -1), generator=streams.generator(i))
+                    for i in range(unit_lam.shape[0])], dim=1)
                 draws = self.groups.expand(masks).numpy()[None]
             else:
                 draws = lam[None, None]
-            instance_dims = [] if single else ["instance"]
             return Explanation.from_draws(
-                draws[:, :, 0] if single else draws, names, method=self.method,
-                inference=inference, n_queries=0,
-                closed_form={"loc": closed["loc"].values, "sd": closed["sd"].values,
-                             "distribution": "bernoulli"},
-                constant_data={"target": targets[0] if single else targets,
-                               "class_probabilities": p_hat[0] if single else p_hat,
+                draws, names, method=self.method, inference=inference,
+                closed_form={"loc": lam, "sd": sd, "distribution": "bernoulli"},
+                constant_data={"class_probabilities": p_hat.numpy(),
                                "feature_group": self.groups.ids.numpy()},
-                dims={"target": instance_dims,
-                      "class_probabilities": [*instance_dims, "class"],
+                dims={"class_probabilities": ["instance", "class"],
                       "feature_group": ["feature"]},
                 coords={"class": classes}, attrs=attrs).idata
 

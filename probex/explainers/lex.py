@@ -8,8 +8,8 @@ predictor; configured by :mod:`probex.models.lex_config`) to a gradient estimato
 amortized: one forward pass of the selector gives every instance's selection
 probabilities.
 
-Named configurations (``LEX("l2x", k=4)``; any field of :class:`LEXConfig` can be
-overridden by keyword):
+Named configurations (``LEX(bb, "lex")``, ``LEX("l2x", k=4)``; any field of
+:class:`LEXConfig` can be overridden by keyword):
 
 =========  ===========  =================  ==========  ==========================
 name       selector     estimator          imputation  predictor
@@ -31,11 +31,18 @@ import dataclasses
 import warnings
 
 import numpy as np
-import pandas as pd
 import torch
 
-from probex._checks import as_matrix, check_choice, feature_names_or_default, resolve_device
+from probex._checks import (
+    as_matrix,
+    check_choice,
+    check_count,
+    feature_names_or_default,
+    resolve_device,
+)
+from probex._deprecation import deprecated_alias, renamed_arguments
 from probex.blackbox import BlackBox, as_blackbox
+from probex.explainers._base import AmortizedExplainer, as_background, as_instances
 from probex.explanation import Explanation
 from probex.inference._runtime import seeded
 from probex.inference.selection_estimators import make_baseline, train_selector
@@ -46,29 +53,46 @@ from probex.models.lex_config import CONFIGURATIONS, LEXConfig, build_lex_model
 __all__ = ["LEX", "LEXConfig", "CONFIGURATIONS"]
 
 
-class LEX:
+class LEX(AmortizedExplainer):
     """Instance-wise feature selection as maximum likelihood with a latent mask.
 
+    ``LEX(bb, "lex")`` explains a black box post hoc (``fit(X)`` queries it for the
+    targets p(. | x)); ``LEX("l2x", k=4)`` without a model learns in situ from labels
+    (``fit(X, y)``), its jointly trained predictor then standing in for the model.
+
     Args:
+        model: the classifier (:class:`~probex.BlackBox`, scikit-learn classifier, torch
+            module), or ``None`` for in-situ selection from labels. A configuration given
+            first (``LEX("l2x")``) means no model.
         config: a name in :data:`CONFIGURATIONS` (``"lex"``, ``"l2x"``, ``"invase"``,
             ``"realx"``) or a :class:`LEXConfig`.
         seed: seeds network initialisation, minibatches, masks and imputations; the same
             seed gives the same fit on CPU.
-        feature_names: names of the d features (default: the black box's, else x0..).
+        device: where networks and data live.
+        feature_names: names of the d features for in-situ fits (default x0..).
         progress: progress bar during ``fit`` (``None``: only on a terminal).
         **overrides: fields of :class:`LEXConfig` replacing the configuration's values,
-            e.g. ``LEX("lex", imputation="zero", sparsity=0.1)``.
+            e.g. ``LEX(bb, "lex", imputation="zero", sparsity=0.1)``.
 
     After :meth:`fit`: ``model_`` (the :class:`~probex.models.lex.LEXModel`), ``history_``
     (a DataFrame, one row per step: step, epoch, phase, loss, mean log-likelihood,
     objective and mask size), ``n_queries_fit_`` (black-box rows spent in training; the
-    old name ``n_queries_`` is deprecated).
+    old name ``n_queries_`` is deprecated). The selection explains the whole predictive
+    distribution p(y | x_S), so ``explain`` takes no target.
     """
 
     method = "LEX"
 
-    def __init__(self, config: str | LEXConfig = "lex", *, seed: int = 0, feature_names=None,
-                 progress: bool | None = None, **overrides):
+    def __init__(self, model=None, config: str | LEXConfig = "lex", *, seed: int = 0,
+                 device=None, feature_names=None, progress: bool | None = None,
+                 blackbox_options: dict | None = None, **overrides):
+        if isinstance(model, (str, LEXConfig)):  # LEX("l2x", k=4): a configuration first
+            model, config = None, model
+        super().__init__(model, seed=seed, device=device, progress=progress,
+                         blackbox_options=blackbox_options)
+        if self.bb is not None and self.bb.task != "classification":
+            raise ValueError("LEX explains classifiers: the black box must have "
+                             "task='classification'")
         if isinstance(config, str):
             check_choice("config", config, tuple(CONFIGURATIONS))
             config = CONFIGURATIONS[config]
@@ -82,14 +106,9 @@ class LEX:
         if self.config.selector == "subset" and self.config.k is None:
             raise ValueError("selector='subset' needs k, the number of features to draw "
                              f"(e.g. LEX({self.config.name!r}, k=4))")
-        self.seed = int(seed)
-        self.feature_names = None if feature_names is None else list(feature_names)
-        self.progress = progress
+        self._names = None if feature_names is None else list(feature_names)
         self.model_: LEXModel | None = None
         self.baseline_ = None
-        self.history_: pd.DataFrame | None = None
-        self.n_queries_fit_ = 0
-        self.device = torch.device("cpu")
         self._predictor_kind: str | None = None
         self._n_classes: int | None = None
 
@@ -100,18 +119,19 @@ class LEX:
                 f"imputation={c.imputation!r}, predictor={c.predictor!r}, {state})")
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, target, epochs: int = 20, device="cpu", checkpoint=None,
+    @renamed_arguments(target="y")
+    def fit(self, X, y=None, *, epochs: int = 20, device=None, checkpoint=None,
             checkpoint_every: int = 100, resume: bool = False, callback=None,
             n_classes: int | None = None) -> LEX:
         """Fit the selector (and the predictor, unless fixed) on training rows X.
 
         Args:
-            X: (n, d) training inputs.
-            target: class labels (n,) in 0..C-1, or a black box (:class:`~probex.BlackBox`,
-                scikit-learn classifier, torch module): its probabilities p(. | x) are the
-                targets, and with ``predictor="fixed"`` it is the predictor.
+            X: (n, d) training inputs (numpy, torch or a DataFrame).
+            y: class labels (n,) in 0..C-1 for in-situ fits; ``None`` when the explainer
+                has a black box, whose probabilities p(. | x) are then the targets (and,
+                with ``predictor="fixed"``, the predictor).
             epochs: passes over X of the selector phase (``pretrain_epochs`` come first).
-            device: where networks and data live.
+            device: where networks and data live (default: the constructor's).
             checkpoint: file to save the training state to every ``checkpoint_every``
                 steps (and at the end); its folder is checked before training.
                 ``resume=True`` continues from it: a resumed fit ends with exactly the
@@ -122,23 +142,30 @@ class LEX:
                 objective, n_selected).
             n_classes: number of classes when labels do not show them all.
         """
+        if y is not None and _is_model(y):
+            if self.bb is not None:
+                raise ValueError("this LEX already explains a black box; fit(X) takes no "
+                                 "second model")
+            warnings.warn("LEX.fit(X, model) is deprecated: pass the model first, "
+                          "LEX(model, config), then fit(X)", DeprecationWarning, stacklevel=3)
+            self.bb = as_blackbox(y) if isinstance(y, BlackBox) else BlackBox(y)
+            y = None
         c = self.config
         checkpointer = open_checkpoint(checkpoint, checkpoint_every, resume)
-        self.device = resolve_device(device)
-        X = as_matrix(X, "X", dtype=torch.float32)
+        if device is not None:
+            self.device = resolve_device(device)
+        if self.bb is not None:
+            X = as_background(self.bb, X, "X")
+        X = as_matrix(X, "X", n_features=None if self.bb is None else self.bb.n_features,
+                      dtype=torch.float32)
         d = X.shape[1]
-        if int(epochs) < 1:
-            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-        bb, targets, setup_queries = self._targets(X, target, n_classes)
+        check_count("epochs", epochs)
+        bb, targets, setup_queries = self._fit_targets(X, y, n_classes)
         kind = c.predictor if c.predictor != "auto" else ("fixed" if bb is not None else "joint")
         if kind == "fixed" and bb is None:
-            raise ValueError("predictor='fixed' explains a black box: call fit(X, bb) with "
-                             "the model, not labels")
+            raise ValueError("predictor='fixed' explains a black box: build LEX(model, ...) "
+                             "and call fit(X)")
         self._predictor_kind = kind
-        if self.feature_names is None:
-            self.feature_names = (bb.feature_names if bb is not None and bb.n_features == d
-                                  else None)
-        self.feature_names = feature_names_or_default(self.feature_names, d)
         X, targets = X.to(self.device), targets.to(self.device)
         with seeded(self.seed, self.device):
             lex = build_lex_model(c, X, self._n_classes, bb if kind == "fixed" else None,
@@ -154,37 +181,33 @@ class LEX:
         self.model_, self.baseline_ = lex.eval(), baseline
         self.history_, self.n_queries_fit_ = result.history, result.n_queries
         self.fit_seconds_ = result.seconds
+        if self.bb is None:  # in situ: the jointly trained predictor stands in for a model
+            self.bb = BlackBox(lex.predictor, output="logits", n_features=d,
+                               feature_names=feature_names_or_default(self._names, d),
+                               device=self.device)
         return self
 
-    @property
-    def n_queries_(self) -> int:
-        """Deprecated alias of ``n_queries_fit_`` (removed in the next release)."""
-        warnings.warn("LEX.n_queries_ is deprecated; use n_queries_fit_", DeprecationWarning,
-                      stacklevel=2)
-        return self.n_queries_fit_
+    n_queries_ = deprecated_alias("n_queries_fit_")
 
-    def _targets(self, X, target, n_classes):
-        """(black box or None, targets, rows queried): long labels (n,) or float32
-        probabilities (n, C) and the black-box rows spent computing them."""
-        is_model = isinstance(target, (BlackBox, torch.nn.Module)) or hasattr(
-            target, "predict_proba") or (callable(target) and not hasattr(target, "shape"))
-        if is_model:
-            bb = as_blackbox(target) if isinstance(target, BlackBox) else BlackBox(
-                target, task="classification")
-            if bb.task != "classification":
-                raise ValueError("LEX explains classifiers: the black box must have "
-                                 "task='classification'")
-            before = bb.n_queries
-            probs = bb.predict(X).to(torch.float32).cpu()
+    def _fit_targets(self, X, y, n_classes):
+        """(black box or None, targets, rows queried): float32 probabilities (n, C) of the
+        black box, or long labels (n,), and the black-box rows spent computing them."""
+        if self.bb is not None:
+            if y is not None:
+                raise ValueError("this LEX explains a black box: fit(X) takes no labels")
+            before = self.bb.n_queries
+            probs = self.bb.predict(X).to(torch.float32).cpu()
             self._n_classes = probs.shape[1]
-            return bb, probs, bb.n_queries - before
-        labels = np.asarray(target)
+            return self.bb, probs, self.bb.n_queries - before
+        if y is None:
+            raise ValueError("LEX without a model learns from labels: call fit(X, y), or "
+                             "build LEX(model, ...) to explain a black box")
+        labels = np.asarray(y)
         if labels.shape != (X.shape[0],):
-            raise ValueError(f"target labels must have shape ({X.shape[0]},), got "
-                             f"{labels.shape}; pass a black box for post hoc explanations")
+            raise ValueError(f"y must have shape ({X.shape[0]},), got {labels.shape}")
         if not np.issubdtype(labels.dtype, np.number) or not np.all(np.isfinite(labels)) \
                 or np.any(labels != np.round(labels)) or labels.min() < 0:
-            raise ValueError("target labels must be non-negative integers (class indices)")
+            raise ValueError("y must hold non-negative integers (class indices)")
         k = int(labels.max()) + 1 if n_classes is None else int(n_classes)
         if k < 2 or labels.max() >= k:
             raise ValueError(f"labels must lie in 0..n_classes-1 with n_classes >= 2 (got "
@@ -193,14 +216,16 @@ class LEX:
         return None, torch.as_tensor(labels.astype(np.int64)), 0
 
     # ------------------------------------------------------------------ using the fit
-    def _check_fitted(self):
-        if self.model_ is None:
-            raise ValueError("this LEX is not fitted yet: call fit(X, y or bb) first")
-
-    def _inputs(self, X):
+    def _inputs(self, X) -> torch.Tensor:
         self._check_fitted()
-        X = as_matrix(X, "X", n_features=len(self.feature_names), dtype=torch.float32)
-        return X.to(self.device)
+        X, _ = as_instances(self.bb, X, "X")
+        return X.to(self.device, torch.float32)
+
+    def _targets(self, target, X):
+        if target is not None:
+            raise ValueError("LEX selects features for the whole predictive distribution "
+                             "p(y | x_S): it takes no target")
+        return torch.full((X.shape[0],), -1, dtype=torch.long)
 
     def selection_probabilities(self, X) -> np.ndarray:
         """P(z_j = 1 | x) for every row: (n, d) numpy, one forward pass."""
@@ -229,31 +254,33 @@ class LEX:
             log_p = self.model_.log_predictive(X, z, n_imputations)
         return log_p.exp().cpu().numpy()
 
-    def explain(self, X, n_draws: int = 200, seed: int | None = None) -> Explanation:
-        """Selection probabilities of a batch X (n, d), or one row (d,), as an Explanation.
+    def explain(self, x, *, target=None, n_draws: int = 200) -> Explanation:
+        """Selection probabilities of one row (d,) or a batch (n, d), as an Explanation.
 
         ``mean`` is P(z_j = 1 | x) (closed form, from one forward pass of the selector),
-        ``sd`` the mask's sd sqrt(pi (1 - pi)); the posterior draws are ``n_draws`` masks
-        from p_gamma(z | x) (their HDIs are what ``hdi`` reports).
+        ``sd`` the mask's sd sqrt(pi (1 - pi)); the draws are ``n_draws`` masks from
+        p_gamma(z | x) per instance, from its own stream (their HDIs are what ``hdi``
+        reports). No black-box queries.
         """
-        self._check_fitted()
-        single = np.ndim(X) == 1
-        X = self._inputs(np.atleast_2d(np.asarray(X, dtype=float)) if single else X)
-        if int(n_draws) < 2:
-            raise ValueError(f"n_draws must be at least 2, got {n_draws}")
-        with seeded(self.seed if seed is None else seed, self.device), torch.no_grad():
-            selector = self.model_.selector
+        return super().explain(x, target=target,
+                               n_draws=check_count("n_draws", n_draws, minimum=2))
+
+    def _explain(self, X, targets, streams, *, n_draws: int) -> Explanation:
+        X = X.to(self.device, torch.float32)
+        selector = self.model_.selector
+        with torch.no_grad():
             probs = selector.inclusion_probabilities(X)
-            draws = selector.distribution(X).sample((int(n_draws),))  # (S, n, d)
+            draws = []
+            for i in range(X.shape[0]):
+                with seeded(int(streams.seeds[i]) % 2**63, self.device):
+                    draws.append(selector.distribution(X[i:i + 1]).sample((n_draws,))[:, 0])
         probs = probs.double().cpu().numpy()
-        draws = draws.double().cpu().numpy()[None]
-        sd = np.sqrt(probs * (1 - probs))
-        if single:
-            probs, sd, draws = probs[0], sd[0], draws[:, :, 0]
+        draws = torch.stack(draws, dim=1).double().cpu().numpy()[None]  # (1, S, n, d)
         c = self.config
         return Explanation.from_draws(
-            draws, self.feature_names, method=self.method, inference="amortized",
-            n_queries=0, closed_form={"loc": probs, "sd": sd, "distribution": "bernoulli"},
+            draws, self.bb.feature_names, method=self.method, inference="amortized",
+            closed_form={"loc": probs, "sd": np.sqrt(probs * (1 - probs)),
+                         "distribution": "bernoulli"},
             attrs={"config": c.name, "selector": c.selector, "estimator": c.estimator,
                    "imputation": c.imputation, "predictor": self._predictor_kind,
                    "sparsity": c.sparsity, "k": -1 if c.k is None else int(c.k),
@@ -265,3 +292,8 @@ class LEX:
         self._check_fitted()
         return {**{f"model.{k}": v for k, v in self.model_.state_dict().items()},
                 **{f"baseline.{k}": v for k, v in self.baseline_.state_dict().items()}}
+
+
+def _is_model(value) -> bool:
+    return isinstance(value, (BlackBox, torch.nn.Module)) or hasattr(value, "predict_proba") \
+        or (callable(value) and not hasattr(value, "shape"))

@@ -59,6 +59,7 @@ class RISE(LocalExplainer):
                  blackbox_options: dict | None = None):
         super().__init__(model, n_samples=n_samples, seed=seed, progress=progress,
                          blackbox_options=blackbox_options)
+        self.device = self.bb.device if device is None else resolve_device(device)
         if self.bb.task != "classification":
             raise ValueError("RISE weights masks by class probabilities: use a classifier")
         self.perturbation = MaskPerturbation(as_background(self.bb, background),
@@ -70,7 +71,6 @@ class RISE(LocalExplainer):
         if self.groups.n_features != d:
             raise ValueError(f"feature_groups cover {self.groups.n_features} features, the "
                              f"data have {d}")
-        self.compute_device = self.bb.device if device is None else resolve_device(device)
         self.p_keep = check_probability("p_keep", p_keep)
         self.n_draws = check_count("n_draws", n_draws)
         if self.n_samples % self.n_draws:
@@ -95,7 +95,7 @@ class RISE(LocalExplainer):
         if n_samples % self.n_draws:
             raise ValueError(f"n_samples={n_samples} must be divisible by "
                              f"n_draws={self.n_draws}")
-        device = self.compute_device
+        device = self.device
         masks = self.masks(n_samples).to(device)
         keep = self.groups.expand(masks)  # (N, d)
         baseline = self.perturbation.baseline.to(device)

@@ -138,10 +138,14 @@ def test_bad_instances_are_refused_by_name(method, bad, message):
 
 def test_bad_targets_and_budgets_are_refused_by_name(method, data):
     name, explainer, bb = method
-    with pytest.raises(ValueError, match="target must be a non-negative integer"):
-        explainer.explain(data[0], target=True)
-    with pytest.raises(ValueError, match="target=7 but the model has 2 classes"):
-        explainer.explain(data[:2], target=7)
+    if name == "lex":  # the selection explains p(y | x_S) as a whole
+        with pytest.raises(ValueError, match="LEX .* takes no target"):
+            explainer.explain(data[0], target=1)
+    else:
+        with pytest.raises(ValueError, match="target must be a non-negative integer"):
+            explainer.explain(data[0], target=True)
+        with pytest.raises(ValueError, match="target=7 but the model has 2 classes"):
+            explainer.explain(data[:2], target=7)
     if METHODS[name].family == "local":
         for bad in (0, 2.5, "10"):
             with pytest.raises(ValueError, match="n_samples must be an integer"):

@@ -18,7 +18,7 @@ def breast_cancer_surrogate(demo_model):
     explainer = px.BayesLIME(bb, background=data.X_train, seed=0)
     x = torch.as_tensor(data.X_test[:1])
     perturbations = explainer.perturbation.sample(x, 1000, torch.Generator().manual_seed(0))
-    y = explainer._query(perturbations)
+    y = bb(perturbations.inputs.reshape(-1, x.shape[1])).reshape(1, -1)
     centred = center(perturbations.z, y, perturbations.weights)
     prior = px.priors.NormalInverseGamma()
     exact = conjugate_posterior(centred, prior)
