@@ -305,8 +305,10 @@ class Explanation:
             raise ValueError(f"prob must be in (0, 1), got {prob}")
         cf = self._closed
         if cf is not None and "df" in cf:
-            half = stats.t.ppf(0.5 + prob / 2, cf["df"].values)[..., None] * cf["scale"].values
             loc = cf["loc"].values
+            df = cf["df"].values
+            quantile = stats.t.ppf(0.5 + prob / 2, df)  # df per instance, or per feature
+            half = (quantile if df.ndim == loc.ndim else quantile[..., None]) * cf["scale"].values
             return np.stack([loc - half, loc + half], axis=-1)
         if cf is not None and cf.attrs.get("distribution") == "normal":
             half = stats.norm.ppf(0.5 + prob / 2) * cf["sd"].values

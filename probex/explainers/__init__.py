@@ -8,7 +8,8 @@ lists them all by name.
 """
 
 from probex.explainers._base import AmortizedExplainer, Explainer, LocalExplainer
-from probex.explainers.bayeslime import BayesLIME, BayesSHAP
+from probex.explainers.bayeslime import BayesLIME
+from probex.explainers.bayesshap import BayesSHAP
 from probex.explainers.clime import CLIME
 from probex.explainers.eagle import EAGLE
 from probex.explainers.fex import FEX

@@ -1,5 +1,5 @@
-"""BayesLIME and BayesSHAP (Slack et al., "Reliable Post hoc Explanations: Modeling
-Uncertainty in Explainability", NeurIPS 2021).
+"""BayesLIME (Slack et al., "Reliable Post hoc Explanations: Modeling Uncertainty in
+Explainability", NeurIPS 2021); BayesSHAP builds on it (:mod:`probex.explainers.bayesshap`).
 
 A method object only wires three things together: a perturbation scheme
 (:mod:`probex.perturb`), the Bayesian linear surrogate (:mod:`probex.models.surrogate`)
@@ -22,7 +22,7 @@ from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.models.surrogate import center
 from probex.perturb import PerturbationSet
 
-__all__ = ["BayesLIME", "BayesSHAP"]
+__all__ = ["BayesLIME"]
 
 
 class BayesLIME(SurrogateExplainer):
@@ -156,12 +156,3 @@ class BayesLIME(SurrogateExplainer):
         chosen = torch.multinomial(variance / variance.sum(), size, replacement=False,
                                    generator=generator)
         return self.perturbation.complete(X, pool[chosen].unsqueeze(0))
-
-
-class BayesSHAP(BayesLIME):
-    """BayesSHAP: the same Bayesian surrogate with the Shapley kernel on binary masks
-    (KernelSHAP's sampling; see :class:`probex.perturb.MaskPerturbation`)."""
-
-    method = "BayesSHAP"
-    _default_kernel = "shap"
-    _default_perturbation = "mask"

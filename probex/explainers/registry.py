@@ -12,7 +12,8 @@ import inspect
 from dataclasses import dataclass
 
 from probex.explainers._base import Explainer
-from probex.explainers.bayeslime import BayesLIME, BayesSHAP
+from probex.explainers.bayeslime import BayesLIME
+from probex.explainers.bayesshap import BayesSHAP
 from probex.explainers.clime import CLIME
 from probex.explainers.eagle import EAGLE
 from probex.explainers.fex import FEX

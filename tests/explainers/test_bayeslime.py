@@ -83,19 +83,9 @@ def test_linear_model_coefficients_are_recovered():
     # no noise, but the conjugate prior phi ~ N(0, sigma^2 I) makes b_n grow by
     # |m_n|^2 / 2 ~ 0.3, so sigma^2 ~ 0.3 / 250 and sd(phi) ~ sigma / sqrt(250) ~ 0.002
     assert np.all(lime.sd < 0.005)
-    shap = px.BayesSHAP(bb, background=background, seed=0).explain(x, n_samples=3000)
-    # ridge shrinkage ~ 1 / (n var(z)) = 1 / 750 of each coefficient
-    np.testing.assert_allclose(shap.mean, w * (x - background.mean(0)), rtol=0.01, atol=1e-3)
-
-
-def test_bayesshap_nearly_efficient_on_a_forest(explainer):
-    ex, data = explainer
-    shap = px.BayesSHAP(ex.bb, background=data.X_train, seed=0)
-    e = shap.explain(data.X_test[3], n_samples=1000)
-    fx = float(e.idata.constant_data["prediction"])
-    f_base = float(ex.bb(data.X_train.mean(0, keepdims=True))[0])
-    # anchors of weight 1000 pin sum(phi) to f(x) - f(baseline) up to ~1% of the gap
-    assert abs(e.mean.sum() - (fx - f_base)) < 0.02 * abs(fx - f_base) + 1e-3
+    shap = px.BayesSHAP(bb, background=background, seed=0).explain(x, n_samples=20)
+    # an additive game is fitted exactly by any paired design
+    np.testing.assert_allclose(shap.mean, w * (x - background.mean(0)), rtol=1e-9, atol=1e-12)
 
 
 def test_intervals_from_100_perturbations_cover_the_10000_perturbation_attribution(demo_model):

@@ -40,7 +40,7 @@ def blackbox():
 
 FACTORIES = {
     "bayeslime": lambda bb, X, seed: px.BayesLIME(bb, background=X, n_samples=64, seed=seed),
-    "bayesshap": lambda bb, X, seed: px.BayesSHAP(bb, background=X, n_samples=64, seed=seed),
+    "bayesshap": lambda bb, X, seed: px.BayesSHAP(bb, background=X, n_samples=24, seed=seed),
     "eagle": lambda bb, X, seed: px.EAGLE(bb, background=X, n_samples=40, seed=seed),
     "clime": lambda bb, X, seed: px.CLIME(bb, sigma=0.5, n_samples=64, seed=seed),
     "smoothgrad": lambda bb, X, seed: px.SmoothGrad(bb, sigma=0.5, n_samples=32, seed=seed),
