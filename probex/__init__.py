@@ -18,11 +18,18 @@ policy) and RISE (random-mask saliency).
 from probex import inference, perturb, priors  # noqa: E402
 from probex._version import __version__
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
+from probex.diagnostics import (  # noqa: E402
+    ConvergenceWarning,
+    DataWarning,
+    ProbexWarning,
+    SamplingWarning,
+)
 from probex.explainers import (  # noqa: E402
     CLIME,
     EAGLE,
     FEX,
     LEX,
+    METHODS,
     RISE,
     BayesLIME,
     BayesSHAP,
@@ -45,6 +52,11 @@ __all__ = [
     "LEX",
     "FEX",
     "RISE",
+    "ProbexWarning",
+    "SamplingWarning",
+    "ConvergenceWarning",
+    "DataWarning",
+    "METHODS",
     "inference",
     "perturb",
     "priors",

@@ -149,6 +149,7 @@ def _report(explanation, title: str, out: Path) -> None:
         print(title)
         print(table.drop(columns="uncertainty").round(4).to_string())
     print(f"\nsd and intervals: {table.attrs['uncertainty']}")
+    print(f"sampler diagnostics: {table.attrs['diagnostics']}")
     print(f"wrote {nc.resolve()}\nwrote {png.resolve()}")
     print(f"{explanation.n_queries} black-box queries; read it back with "
           f"probex.Explanation.from_netcdf({str(nc)!r})")

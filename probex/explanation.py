@@ -174,6 +174,13 @@ class Explanation:
         see :data:`UNCERTAINTY`."""
         return str(self._attrs.get("uncertainty", "posterior"))
 
+    @property
+    def diagnostics(self) -> str:
+        """The sampler's verdict: ``"ok"``, the problems found (divergences, r_hat, ESS,
+        E-BFMI, unconverged SVI), or ``"none needed"`` for closed forms and Monte Carlo
+        estimators whose error is reported directly."""
+        return str(self._attrs.get("diagnostics", "none needed"))
+
     def with_attrs(self, **attrs) -> Explanation:
         """Add metadata (numbers, strings, 1-D numeric arrays) to this explanation, in
         place, and return it; stored on every InferenceData group, built or not."""
@@ -347,6 +354,7 @@ class Explanation:
             table.index = pd.Index(self.feature_names, name="feature")
         table["uncertainty"] = self.uncertainty
         table.attrs["uncertainty"] = UNCERTAINTY.get(self.uncertainty, self.uncertainty)
+        table.attrs["diagnostics"] = self.diagnostics
         return table
 
     def top_features(self, k: int = 5) -> list[str]:

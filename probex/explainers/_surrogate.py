@@ -111,7 +111,8 @@ class SurrogateExplainer(LocalExplainer):
 
     def _attrs(self, fit: SurrogateFit) -> dict:
         return {"kernel": self.kernel, "marginalized": fit.marginalized,
-                "perturbation": type(self.perturbation).__name__, "prior": repr(self.prior)}
+                "perturbation": type(self.perturbation).__name__, "prior": repr(self.prior),
+                **({} if fit.verdict is None else fit.verdict.attrs())}
 
 
 def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,

@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from probex.inference.diagnostics import Verdict, diagnose, warn
 from probex.inference.draws import PosteriorDraws
 from probex.inference.exact import NormalInverseGammaPosterior
 from probex.models.collapsed_surrogate import (
@@ -54,10 +55,11 @@ class SurrogateFit:
 
     def __init__(self, data: CenteredData, closed_form: NormalInverseGammaPosterior | None,
                  draws: PosteriorDraws | None = None, make_draws=None,
-                 marginalized: bool = False):
+                 marginalized: bool = False, verdict: Verdict | None = None):
         if (draws is None) == (make_draws is None):
             raise ValueError("give either draws or a function that makes them")
         self.data = data
+        self.verdict = verdict  # sampler diagnostics (None for exact posteriors)
         self.closed_form = closed_form
         self.marginalized = bool(marginalized)  # coefficients integrated out by the sampler
         self._draws = draws
@@ -152,4 +154,6 @@ def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior
     phi = torch.as_tensor(draws.posterior["attribution"], device=device)
     sigma = torch.as_tensor(draws.posterior["noise_scale"], device=device)
     draws.posterior["intercept"] = sample_intercept(data, phi, sigma, generator).cpu().numpy()
-    return SurrogateFit(data, None, draws=draws, marginalized=marginalized)
+    verdict = diagnose(draws, sites=["attribution", "noise_scale"])
+    warn(verdict, "surrogate posterior")
+    return SurrogateFit(data, None, draws=draws, marginalized=marginalized, verdict=verdict)
