@@ -193,7 +193,7 @@ class FEX(AmortizedExplainer):
             reward.baseline_probabilities()  # f(b): one query, spent (and counted) up front
         self.program.reward = reward
         dtype = self._dtype()
-        with pyro.get_param_store().scope(), seeded(self.seed, self.device):
+        with seeded(self.seed, self.device), pyro.get_param_store().scope():
             result = train_policy(
                 self.program, X.to(self.device, dtype), model_probs.to(self.device, dtype),
                 self.settings, epochs=epochs, batch_size=batch_size, seed=self.seed, config={

@@ -83,6 +83,10 @@ class MAPRunner:
         the Laplace approximation. ``seed`` overrides the runner's own (explainers pass
         theirs)."""
         seed = self.seed if seed is None else int(seed)
+        with seeded(seed, self.device):  # alone among Pyro work; the caller's RNG untouched
+            return self._run(model, args, kwargs, init_values, seed)
+
+    def _run(self, model, args, kwargs, init_values, seed) -> PosteriorDraws:
         latent, deterministic, nesting = latent_and_deterministic_sites(model, *args, **kwargs)
         if not latent:
             raise ValueError("the model has no latent sites to estimate")

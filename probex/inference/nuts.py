@@ -95,6 +95,10 @@ class NUTSRunner:
         """Sample ``model(*args, **kwargs)``; draws of latent and deterministic sites.
         ``seed`` overrides the runner's own (explainers pass theirs)."""
         seed = self.seed if seed is None else int(seed)
+        with seeded(seed, self.device):  # alone among Pyro work; the caller's RNG untouched
+            return self._run(model, args, kwargs, init_values, seed)
+
+    def _run(self, model, args, kwargs, init_values, seed) -> PosteriorDraws:
         latent, deterministic, _ = latent_and_deterministic_sites(model, *args, **kwargs)
         start = time.perf_counter()
         chains = [self._run_chain(model, args, kwargs, chain, init_values, seed)

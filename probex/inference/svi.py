@@ -99,6 +99,10 @@ class SVIRunner:
         """Fit the guide to ``model(*args, **kwargs)`` and draw from it; ``seed``
         overrides the runner's own (explainers pass theirs)."""
         seed = self.seed if seed is None else int(seed)
+        with seeded(seed, self.device):
+            return self._run(model, args, kwargs, init_values, seed)
+
+    def _run(self, model, args, kwargs, init_values, seed) -> PosteriorDraws:
         latent, deterministic, nesting = latent_and_deterministic_sites(model, *args, **kwargs)
         lrd = self.final_lr_fraction ** (1.0 / self.num_steps)
         store = pyro.get_param_store()
