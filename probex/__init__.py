@@ -15,6 +15,8 @@ masks with imputation; L2X, INVASE and REAL-X as configurations), FEX (amortized
 policy) and RISE (random-mask saliency).
 """
 
+import logging as _logging
+
 from probex import inference, perturb, priors  # noqa: E402
 from probex._version import __version__
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
@@ -37,6 +39,8 @@ from probex.explainers import (  # noqa: E402
     SmoothGrad,
 )
 from probex.explanation import Explanation  # noqa: E402
+
+_logging.getLogger("probex").addHandler(_logging.NullHandler())  # the application decides
 
 __all__ = [
     "__version__",
