@@ -27,6 +27,8 @@ __all__ = [
     "check_probability",
     "check_positive",
     "MAX_SEED",
+    "check_memory",
+    "format_bytes",
 ]
 
 MAX_SEED = 2**32  # seeds are non-negative integers below this (numpy's and torch's range)
@@ -202,8 +204,39 @@ def feature_names_or_default(names, n_features: int) -> list[str]:
     if names is None:
         return [f"x{j}" for j in range(n_features)]
     names = [str(n) for n in names]
+    bad = [n for n in names if any(ord(c) < 32 or ord(c) == 127 for c in n) or not n.strip()]
+    if bad:
+        raise ValueError(f"feature_names must be printable and non-empty; got {bad[0]!r} "
+                         "(control characters such as NUL cannot be saved to netCDF)")
     if len(names) != n_features:
         raise ValueError(f"feature_names has {len(names)} entries for {n_features} features")
     if len(set(names)) != len(names):
         raise ValueError("feature_names must be unique")
     return names
+
+
+def format_bytes(n_bytes: float) -> str:
+    """A byte count for people: '3.2 GB'."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n_bytes) < 1000 or unit == "PB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.3g} PB"
+
+
+def _physical_memory() -> int | None:
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        return None
+
+
+def check_memory(what: str, n_bytes: float, fraction: float = 0.5) -> None:
+    """Refuse, before allocating, work whose arrays need more than ``fraction`` of this
+    machine's physical memory, with a ValueError stating the estimate."""
+    total = _physical_memory()
+    if total is not None and n_bytes > fraction * total:
+        raise ValueError(f"{what} needs about {format_bytes(n_bytes)} of memory, more than "
+                         f"{fraction:.0%} of this machine's {format_bytes(total)}; lower it")

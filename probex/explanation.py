@@ -387,7 +387,12 @@ class Explanation:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no explanation file at {str(path)!r}")
-        return cls(az.from_netcdf(path, engine="h5netcdf"))
+        try:
+            idata = az.from_netcdf(path, engine="h5netcdf")
+            return cls(idata)
+        except (OSError, KeyError, ValueError, TypeError) as err:
+            raise ValueError(f"{str(path)!r} is not a readable probex explanation "
+                             f"({type(err).__name__}: {err})") from None
 
     def __repr__(self) -> str:
         head = (f"Explanation(method={self.method!r}, inference={self.inference!r}, "

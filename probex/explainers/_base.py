@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from probex._checks import as_tensor, check_count, check_seed, resolve_device
+from probex._checks import as_tensor, check_count, check_memory, check_seed, resolve_device
 from probex._version import __version__
 from probex.blackbox import BlackBox, as_blackbox, check_target
 from probex.explanation import Explanation
@@ -35,9 +35,9 @@ from probex.explanation import Explanation
 __all__ = ["Explainer", "LocalExplainer", "AmortizedExplainer", "RowStreams",
            "as_instances", "as_background", "resolve_targets"]
 
-#: instances x perturbations x features held at once by a batched explanation (float64:
-#: 128 MB); larger batches are explained in chunks of instances.
-ELEMENTS_PER_CHUNK = 2**24
+#: working memory of one chunk of a batched explanation; larger batches are explained in
+#: chunks of instances, so peak memory is bounded by a chunk, not by the batch.
+BYTES_PER_CHUNK = 2**28
 
 
 class RowStreams:
@@ -248,8 +248,9 @@ class LocalExplainer(Explainer):
     Explanation over the B instances. ``vectorized = False`` (or ``_is_vectorized``
     returning False for some options) makes the base call it one instance at a time
     (methods whose design adapts per instance). Batches are explained in chunks of
-    instances so that instances x perturbations x features stays below
-    ``ELEMENTS_PER_CHUNK``.
+    instances so that their working memory (``_bytes_per_instance``) stays below
+    ``BYTES_PER_CHUNK``; an instance that alone would need more than half the machine's
+    memory is refused before anything is allocated.
 
     Args:
         n_samples: black-box queries per instance when ``explain`` is not told otherwise.
@@ -290,10 +291,13 @@ class LocalExplainer(Explainer):
         n = self.n_samples if n_samples is None else check_count(
             "n_samples", n_samples, minimum=self.min_samples)
         streams = RowStreams(self.seed, rows)
+        per_instance = self._bytes_per_instance(n, X.shape[1], options)
+        check_memory(f"explaining one instance ({self._size_description(n, X.shape[1], options)})",
+                     per_instance)
         with self.bb.counting() as counter:
             targets = self._targets(target, X)
             if self._is_vectorized(options):
-                per_chunk = max(1, ELEMENTS_PER_CHUNK // (n * X.shape[1]))
+                per_chunk = max(1, BYTES_PER_CHUNK // per_instance)
             else:
                 per_chunk = 1
             parts = [self._explain(X[i:i + per_chunk], targets[i:i + per_chunk], n,
@@ -302,6 +306,14 @@ class LocalExplainer(Explainer):
         explanation = parts[0] if len(parts) == 1 else Explanation.concat(parts)
         return self._package(explanation, n_queries=counter.n, targets=targets,
                              single=single)
+
+    def _bytes_per_instance(self, n_samples: int, n_features: int, options: dict) -> int:
+        """Working memory of explaining one instance (float64 arrays of perturbations:
+        interpretable rows, model inputs, the centred and weighted designs)."""
+        return 8 * 4 * n_samples * n_features
+
+    def _size_description(self, n_samples: int, n_features: int, options: dict) -> str:
+        return f"n_samples={n_samples}, {n_features} features"
 
     def _is_vectorized(self, options: dict) -> bool:
         """Whether ``_explain`` takes several instances at once with these options."""

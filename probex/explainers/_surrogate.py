@@ -22,7 +22,8 @@ from probex.inference.surrogate_posterior import SurrogateFit, fit_surrogate
 from probex.perturb import Perturbation, PerturbationSet, make_perturbation
 from probex.priors import as_prior
 
-__all__ = ["SurrogateExplainer", "surrogate_explanation"]
+__all__ = ["SurrogateExplainer", "surrogate_explanation", "keep_perturbations",
+           "check_finite_posterior"]
 
 _INFERENCE = ("auto", "exact", "svi", "nuts")
 
@@ -49,6 +50,9 @@ class SurrogateExplainer(LocalExplainer):
             posterior, far better conditioned for NUTS). ``False`` samples the joint model.
         n_samples: perturbations (= black-box queries) per instance by default.
         n_draws, n_chains: draws kept from exact posteriors (sampled iid).
+        keep_data: store the perturbations and black-box answers in the explanation
+            (needed for posterior predictive checks and pointwise log-likelihoods);
+            ``None`` (default) stores them while a batch's perturbations are under 32 MB.
         seed, device, progress, blackbox_options: see :class:`~probex.explainers.Explainer`.
     """
 
@@ -61,8 +65,8 @@ class SurrogateExplainer(LocalExplainer):
                  perturbation=None, prior=None, inference="auto",
                  kernel_width: float | None = None, marginalize: bool = True,
                  n_samples: int = 1000, n_draws: int = 1000, n_chains: int = 4,
-                 seed: int = 0, device=None, progress: bool | None = None,
-                 blackbox_options: dict | None = None):
+                 keep_data: bool | None = None, seed: int = 0, device=None,
+                 progress: bool | None = None, blackbox_options: dict | None = None):
         super().__init__(model, n_samples=n_samples, seed=seed, device=device,
                          progress=progress, blackbox_options=blackbox_options)
         self.prior = as_prior(prior)
@@ -76,6 +80,7 @@ class SurrogateExplainer(LocalExplainer):
         self.marginalize = bool(marginalize)
         self.n_draws = check_count("n_draws", n_draws)
         self.n_chains = check_count("n_chains", n_chains)
+        self.keep_data = None if keep_data is None else bool(keep_data)
 
     def _make_perturbation(self, perturbation, background, kernel, kernel_width
                            ) -> Perturbation:
@@ -86,6 +91,21 @@ class SurrogateExplainer(LocalExplainer):
     def kernel(self) -> str:
         """The locality kernel of the perturbation scheme (``"lime"``, ``"shap"``, ...)."""
         return "none" if self.perturbation is None else self.perturbation.kernel
+
+    def _bytes_per_instance(self, n_samples: int, n_features: int, options: dict) -> int:
+        """Perturbations, candidate pools (when the design draws them) and draws kept."""
+        pool = int(options.get("pool_size") or 0) if self._uses_pool(options) else 0
+        draws = self.n_draws * self.n_chains * (n_features + 2)
+        return 8 * (4 * n_samples * n_features + 4 * pool * n_features + draws)
+
+    def _size_description(self, n_samples: int, n_features: int, options: dict) -> str:
+        pool = f", pool_size={options.get('pool_size')}" if self._uses_pool(options) else ""
+        return (f"n_samples={n_samples}{pool}, n_draws={self.n_draws} x n_chains="
+                f"{self.n_chains}, {n_features} features")
+
+    def _uses_pool(self, options: dict) -> bool:
+        """Whether the design scores a pool of ``pool_size`` candidates (focused)."""
+        return bool(options.get("focused"))
 
     # ------------------------------------------------------------------ shared steps
     def _sample(self, X: torch.Tensor, n: int, streams: RowStreams,
@@ -117,15 +137,24 @@ class SurrogateExplainer(LocalExplainer):
 
 def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,
                           x: torch.Tensor, prediction: torch.Tensor, feature_names: list[str],
-                          attrs: dict, trace: dict | None = None) -> Explanation:
+                          attrs: dict, trace: dict | None = None,
+                          keep_data: bool | None = None) -> Explanation:
     """Package a surrogate fit of B instances as a batched Explanation.
 
     ``perturbations`` (B, n, d), ``y`` (B, n), ``x`` (B, d), ``prediction`` (B,). Exact
     fits give a deferred explanation (closed-form marginals now, InferenceData built by
     ``az.from_dict`` on first use); sampled fits build the InferenceData at once.
+    ``keep_data`` stores the perturbations and answers (observed/constant data); by
+    default only while they are small (:func:`keep_perturbations`), so that a large
+    batch costs memory in its attributions, not in its B x n x d perturbations.
     """
     n_instances = fit.data.n_instances
     feature_names = list(feature_names)
+    check_finite_posterior(fit, feature_names)
+    if keep_data is None:
+        keep_data = keep_perturbations(perturbations.z.shape)
+    if not keep_data:
+        perturbations = y = None
     meta = netcdf_attrs({"inference": fit.inference, "n_instances": n_instances, **attrs})
     trace_data = None if trace is None else xr.Dataset(
         {k: ("round", np.asarray(v)) for k, v in trace.items()},
@@ -185,14 +214,40 @@ def _inference_data(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.
                  "z": ["instance", "perturbation", "feature"],
                  "weights": ["instance", "perturbation"], "levels": ["instance", "perturbation"],
                  "x": ["instance", "feature"], "prediction": ["instance"]})
-    coords = {"feature": feature_names, "instance": np.arange(n_instances),
-              "perturbation": np.arange(perturbations.z.shape[-2])}
-    return to_inference_data(
-        draws,
-        observed_data={"response": y.cpu().numpy()},
-        constant_data={"z": perturbations.z.cpu().numpy(),
-                       "weights": perturbations.weights.cpu().numpy(),
-                       "levels": perturbations.levels.cpu().numpy(),
-                       "x": x.cpu().numpy(), "prediction": prediction.cpu().numpy()},
-        coords=coords, dims=dims, attrs=meta,
-    )
+    coords = {"feature": feature_names, "instance": np.arange(n_instances)}
+    constant = {"x": x.cpu().numpy(), "prediction": prediction.cpu().numpy()}
+    observed = None
+    if perturbations is not None:
+        coords["perturbation"] = np.arange(perturbations.z.shape[-2])
+        constant.update(z=perturbations.z.cpu().numpy(),
+                        weights=perturbations.weights.cpu().numpy(),
+                        levels=perturbations.levels.cpu().numpy())
+        observed = {"response": y.cpu().numpy()}
+    return to_inference_data(draws, observed_data=observed, constant_data=constant,
+                             coords=coords, dims=dims, attrs=meta)
+
+
+#: perturbations (elements of z) an explanation stores by default: 4M float64 = 32 MB
+KEEP_PERTURBATIONS_MAX = 2**22
+
+
+def keep_perturbations(shape) -> bool:
+    """Whether a batch's perturbations (shape (B, n, d)) are small enough to store."""
+    return int(np.prod(shape)) <= KEEP_PERTURBATIONS_MAX
+
+
+def check_finite_posterior(fit: SurrogateFit, feature_names: list[str]) -> None:
+    """A ValueError that says why, instead of a summary with sd = inf or NaN."""
+    if fit.closed_form is not None:
+        values = [fit.closed_form.mean, fit.closed_form.marginal_sd]
+    else:
+        values = [torch.as_tensor(fit.draws.posterior["attribution"])]
+    for value in values:
+        bad = ~torch.isfinite(value)
+        if bool(bad.any()):
+            index = tuple(int(i) for i in bad.nonzero()[0])
+            feature = feature_names[index[-1]]
+            raise ValueError(
+                f"the surrogate's posterior is not finite (feature {feature!r}, instance "
+                f"{index[-2] if len(index) > 1 else 0}): the black box's outputs are too "
+                "large for float64 sums of squares (about 1e154 and up); rescale them")

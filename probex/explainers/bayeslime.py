@@ -85,7 +85,7 @@ class BayesLIME(SurrogateExplainer):
             y = self._query(perturbations, targets)
         fit = self._fit(perturbations, y, streams)
         return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
-                                     self._attrs(fit), trace)
+                                     self._attrs(fit), trace, self.keep_data)
 
     def _is_vectorized(self, options: dict) -> bool:
         return not (options.get("focused") or options.get("target_width") is not None)

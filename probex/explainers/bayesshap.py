@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from probex.explainers._surrogate import keep_perturbations
 from probex.explainers.bayeslime import BayesLIME
 from probex.explanation import Explanation
 from probex.inference.draws import PosteriorDraws
@@ -76,8 +77,9 @@ class BayesSHAP(BayesLIME):
         y = self.bb(inputs.reshape(-1, X.shape[1]), level=levels.reshape(-1),
                     target=targets.repeat_interleave(design.n_rows)).reshape(X.shape[0], -1)
         posterior = shapley_posterior(design, y.cpu())
-        return _package(posterior, design, y.cpu(), X, levels, streams,
-                        self.bb.feature_names, self.n_draws, self.n_chains,
+        keep = keep_perturbations(design.z.shape) if self.keep_data is None else self.keep_data
+        return _package(posterior, design if keep else None, y.cpu() if keep else None, X,
+                        levels, streams, self.bb.feature_names, self.n_draws, self.n_chains,
                         {"kernel": "shap", "perturbation": "stratified paired coalitions",
                          "prior": "none (design-based)", "n_samples": n_samples})
 
@@ -98,10 +100,11 @@ def _instance(posterior: ShapleyPosterior, i: int) -> ShapleyPosterior:
         stratum_covariance=posterior.stratum_covariance[:, i:i + 1])
 
 
-def _package(posterior: ShapleyPosterior, design: CoalitionDesign, y: torch.Tensor,
+def _package(posterior: ShapleyPosterior, design: CoalitionDesign | None, y: torch.Tensor | None,
              X: torch.Tensor, levels: torch.Tensor, streams, feature_names: list[str],
              n_draws: int, n_chains: int, attrs: dict) -> Explanation:
-    """A deferred Explanation: Student-t marginals now, draws and data on first use."""
+    """A deferred Explanation: Student-t marginals now, draws (and, unless ``design`` is
+    None, the coalitions and answers) on first use."""
     n_instances = X.shape[0]
     meta = netcdf_attrs({"inference": "monte_carlo", "n_instances": n_instances,
                          "n_evaluations": int(posterior.n_evaluations), **attrs})
@@ -119,13 +122,16 @@ def _package(posterior: ShapleyPosterior, design: CoalitionDesign, y: torch.Tens
                                                          seed=int(streams.seeds[i]))[:, 0]
                           for i in range(n_instances)], axis=1)
         draws = draws.reshape(n_chains, n_draws, n_instances, -1)
+        constant = {"x": X.cpu().numpy(), "prediction": posterior.prediction}
+        extra_coords = {}
+        if design is not None:
+            constant.update(z=design.z.numpy(), weights=design.weights.numpy(),
+                            levels=levels.numpy())
+            extra_coords["perturbation"] = np.arange(design.n_rows)
         idata = to_inference_data(
             PosteriorDraws({"attribution": draws}, "monte_carlo"),
-            observed_data={"response": y.numpy()},
-            constant_data={"z": design.z.numpy(), "weights": design.weights.numpy(),
-                           "levels": levels.numpy(), "x": X.cpu().numpy(),
-                           "prediction": posterior.prediction},
-            coords={**coords, "perturbation": np.arange(design.n_rows)},
+            observed_data=None if y is None else {"response": y.numpy()},
+            constant_data=constant, coords={**coords, **extra_coords},
             dims={"attribution": list(dims), "response": ["instance", "perturbation"],
                   "z": ["instance", "perturbation", "feature"],
                   "weights": ["instance", "perturbation"],

@@ -97,7 +97,7 @@ class CLIME(SurrogateExplainer):
                  "perturbation": "GaussianPerturbation(std=1, scale=sigma)",
                  "n_samples": n_samples}
         return surrogate_explanation(fit, perturbations, y, X, prediction,
-                                     self.bb.feature_names, attrs)
+                                     self.bb.feature_names, attrs, keep_data=self.keep_data)
 
 
 # ---------------------------------------------------------------------- theory

@@ -99,6 +99,9 @@ class EAGLE(SurrogateExplainer):
                    "prob": check_probability("prob", prob)}
         return super().explain(x, n_samples, target=target, **options)
 
+    def _uses_pool(self, options: dict) -> bool:
+        return True
+
     def _explain(self, X, targets, n_samples, streams, *, target_width, batch_size, pool_size,
                  initial_size, prob) -> Explanation:
         d = self.perturbation.n_features
@@ -138,7 +141,7 @@ class EAGLE(SurrogateExplainer):
                  "target_width": -1.0 if target_width is None else float(target_width),
                  "prob": float(prob)}
         return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
-                                     attrs, trace.columns)
+                                     attrs, trace.columns, self.keep_data)
 
 
 class _Trace:

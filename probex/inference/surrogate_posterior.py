@@ -12,6 +12,7 @@ explained in; runners (SVI, NUTS) sample the batch jointly from one seed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -33,7 +34,8 @@ from probex.models.surrogate import (
 )
 from probex.priors import NormalInverseGamma, Prior
 
-__all__ = ["SurrogateFit", "conjugate_posterior", "fit_surrogate", "exact_draws"]
+__all__ = ["SurrogateFit", "CentredSummary", "conjugate_posterior", "fit_surrogate",
+           "exact_draws"]
 
 
 def conjugate_posterior(data: CenteredData, prior: Prior) -> NormalInverseGammaPosterior:
@@ -47,13 +49,14 @@ def conjugate_posterior(data: CenteredData, prior: Prior) -> NormalInverseGammaP
 
 
 class SurrogateFit:
-    """The centred data, the closed form when the posterior is exact, and draws.
+    """A summary of the centred data, the closed form when the posterior is exact, and
+    draws.
 
     Draws of an exact posterior are made only when first asked for (``draws``): the
     closed form answers every number, and draws serve plots and ArviZ.
     """
 
-    def __init__(self, data: CenteredData, closed_form: NormalInverseGammaPosterior | None,
+    def __init__(self, data: CentredSummary, closed_form: NormalInverseGammaPosterior | None,
                  draws: PosteriorDraws | None = None, make_draws=None,
                  marginalized: bool = False, verdict: Verdict | None = None):
         if (draws is None) == (make_draws is None):
@@ -84,7 +87,7 @@ def _instance(posterior: NormalInverseGammaPosterior, i: int) -> NormalInverseGa
                                        rate=posterior.rate[i:i + 1])
 
 
-def exact_draws(data: CenteredData, conjugate: NormalInverseGammaPosterior, seeds,
+def exact_draws(data: CentredSummary, conjugate: NormalInverseGammaPosterior, seeds,
                 n_draws: int, n_chains: int) -> PosteriorDraws:
     """iid draws of (phi, sigma, intercept) from the conjugate posterior, instance i from
     seed ``seeds[i]``: arrays (n_chains, n_draws, B, ...)."""
@@ -103,13 +106,38 @@ def exact_draws(data: CenteredData, conjugate: NormalInverseGammaPosterior, seed
     return PosteriorDraws(posterior, "exact")
 
 
-def _intercept(data: CenteredData, i: int, attribution: torch.Tensor,
+def _intercept(data: CentredSummary, i: int, attribution: torch.Tensor,
                noise_scale: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Intercept draws of instance i given (draws, 1, d) coefficients, (draws,)."""
-    one = CenteredData(design=data.design[i:i + 1], response=data.response[i:i + 1],
-                       weights=data.weights[i:i + 1], z_mean=data.z_mean[i:i + 1],
-                       y_mean=data.y_mean[i:i + 1], weight_sum=data.weight_sum[i:i + 1])
-    return sample_intercept(one, attribution, noise_scale, generator)[:, 0]
+    return sample_intercept(data.instance(i), attribution, noise_scale, generator)[:, 0]
+
+
+@dataclass(frozen=True)
+class CentredSummary:
+    """What a fit keeps of its data after the posterior is computed: the weighted means
+    and weight sums (B, ...) the intercept's draws need, not the (B, n, d) design, so a
+    kept explanation costs O(B d) memory, not O(B n d)."""
+
+    z_mean: torch.Tensor
+    y_mean: torch.Tensor
+    weight_sum: torch.Tensor
+    n_observations: int
+
+    @classmethod
+    def of(cls, data: CenteredData) -> CentredSummary:
+        return cls(data.z_mean, data.y_mean, data.weight_sum, data.n_observations)
+
+    @property
+    def n_instances(self) -> int:
+        return self.z_mean.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.z_mean.shape[-1]
+
+    def instance(self, i: int) -> CentredSummary:
+        return CentredSummary(self.z_mean[i:i + 1], self.y_mean[i:i + 1],
+                              self.weight_sum[i:i + 1], self.n_observations)
 
 
 def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior: Prior,
@@ -130,9 +158,10 @@ def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior
     data = center(z, y, weights)
     conjugate = conjugate_posterior(data, prior)
     seeds = np.asarray(seeds).reshape(-1)
+    summary = CentredSummary.of(data)
     if inference == "exact":
-        return SurrogateFit(data, conjugate, make_draws=partial(
-            exact_draws, data, conjugate, seeds, n_draws, n_chains))
+        return SurrogateFit(summary, conjugate, make_draws=partial(
+            exact_draws, summary, conjugate, seeds, n_draws, n_chains))
     stats = SufficientStatistics.of(data)
     sigma_start = (conjugate.rate / conjugate.shape).sqrt()
     device = data.design.device
@@ -156,4 +185,5 @@ def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior
     draws.posterior["intercept"] = sample_intercept(data, phi, sigma, generator).cpu().numpy()
     verdict = diagnose(draws, sites=["attribution", "noise_scale"])
     warn(verdict, "surrogate posterior")
-    return SurrogateFit(data, None, draws=draws, marginalized=marginalized, verdict=verdict)
+    return SurrogateFit(summary, None, draws=draws, marginalized=marginalized,
+                        verdict=verdict)
