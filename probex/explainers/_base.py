@@ -24,16 +24,19 @@ other rows share the batch, on chunking or on scheduling.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 from probex._checks import as_tensor, check_count, check_memory, check_seed, resolve_device
 from probex._version import __version__
 from probex.blackbox import BlackBox, as_blackbox, check_target
+from probex.diagnostics import DataWarning
 from probex.explanation import Explanation
 
 __all__ = ["Explainer", "LocalExplainer", "AmortizedExplainer", "RowStreams",
-           "as_instances", "as_background", "resolve_targets"]
+           "as_instances", "as_background", "resolve_targets", "warn_unmaskable"]
 
 #: working memory of one chunk of a batched explanation; larger batches are explained in
 #: chunks of instances, so peak memory is bounded by a chunk, not by the batch.
@@ -291,6 +294,7 @@ class LocalExplainer(Explainer):
         n = self.n_samples if n_samples is None else check_count(
             "n_samples", n_samples, minimum=self.min_samples)
         streams = RowStreams(self.seed, rows)
+        self._check_instances(X)
         per_instance = self._bytes_per_instance(n, X.shape[1], options)
         check_memory(f"explaining one instance ({self._size_description(n, X.shape[1], options)})",
                      per_instance)
@@ -311,6 +315,9 @@ class LocalExplainer(Explainer):
         """Working memory of explaining one instance (float64 arrays of perturbations:
         interpretable rows, model inputs, the centred and weighted designs)."""
         return 8 * 4 * n_samples * n_features
+
+    def _check_instances(self, X: torch.Tensor) -> None:
+        """Warn about instances the method cannot explain meaningfully (none here)."""
 
     def _size_description(self, n_samples: int, n_features: int, options: dict) -> str:
         return f"n_samples={n_samples}, {n_features} features"
@@ -375,3 +382,17 @@ class AmortizedExplainer(Explainer):
     def _explain(self, X: torch.Tensor, targets: torch.Tensor, streams: RowStreams,
                  **options) -> Explanation:
         raise NotImplementedError
+
+
+def warn_unmaskable(X: torch.Tensor, baseline: torch.Tensor, names: list[str]) -> None:
+    """A DataWarning when instances equal the replacement baseline in some features:
+    masking those changes nothing, so every mask method attributes 0 to them whatever
+    the model does (e.g. a background equal to x gives a confident all-zero answer)."""
+    same = (X == baseline.to(X)).any(0)
+    if bool(same.any()):
+        listed = [names[j] for j in torch.nonzero(same)[:, 0].tolist()]
+        shown = ", ".join(repr(n) for n in listed[:8]) + (" ..." if len(listed) > 8 else "")
+        warnings.warn(f"{len(listed)} feature(s) equal the replacement baseline in some "
+                      f"instance(s) ({shown}): masking them changes nothing, so their "
+                      "attributions are 0 by construction whatever the model; choose "
+                      "another background or replacement", DataWarning, stacklevel=4)

@@ -7,19 +7,27 @@ The posterior itself is computed in :mod:`probex.inference.surrogate_posterior`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import xarray as xr
 
 from probex._checks import check_count
 from probex._deprecation import renamed_arguments
-from probex.explainers._base import LocalExplainer, RowStreams, as_background
+from probex.diagnostics import DataWarning
+from probex.explainers._base import LocalExplainer, RowStreams, as_background, warn_unmaskable
 from probex.explanation import Explanation
 from probex.inference.exact import NormalInverseGammaPosterior
 from probex.inference.idata import netcdf_attrs, to_inference_data
 from probex.inference.runners import resolve_runner
 from probex.inference.surrogate_posterior import SurrogateFit, fit_surrogate
-from probex.perturb import Perturbation, PerturbationSet, make_perturbation
+from probex.perturb import (
+    GaussianPerturbation,
+    Perturbation,
+    PerturbationSet,
+    make_perturbation,
+)
 from probex.priors import as_prior
 
 __all__ = ["SurrogateExplainer", "surrogate_explanation", "keep_perturbations",
@@ -70,8 +78,11 @@ class SurrogateExplainer(LocalExplainer):
         super().__init__(model, n_samples=n_samples, seed=seed, device=device,
                          progress=progress, blackbox_options=blackbox_options)
         self.prior = as_prior(prior)
-        self.perturbation = self._make_perturbation(
-            perturbation, as_background(self.bb, background), kernel, kernel_width)
+        background = as_background(self.bb, background)
+        self.perturbation = self._make_perturbation(perturbation, background, kernel,
+                                                    kernel_width)
+        if isinstance(self.perturbation, GaussianPerturbation) and background is not None:
+            _warn_zero_spread(background, self.bb)
         if self.perturbation is not None:
             self.bb.bind_features(self.perturbation.n_features)
         self.inference = resolve_runner(inference, choices=_INFERENCE,
@@ -91,6 +102,11 @@ class SurrogateExplainer(LocalExplainer):
     def kernel(self) -> str:
         """The locality kernel of the perturbation scheme (``"lime"``, ``"shap"``, ...)."""
         return "none" if self.perturbation is None else self.perturbation.kernel
+
+    def _check_instances(self, X: torch.Tensor) -> None:
+        baseline = getattr(self.perturbation, "baseline", None)
+        if baseline is not None:
+            warn_unmaskable(X, baseline, self.bb.feature_names)
 
     def _bytes_per_instance(self, n_samples: int, n_features: int, options: dict) -> int:
         """Perturbations, candidate pools (when the design draws them) and draws kept."""
@@ -251,3 +267,17 @@ def check_finite_posterior(fit: SurrogateFit, feature_names: list[str]) -> None:
                 f"the surrogate's posterior is not finite (feature {feature!r}, instance "
                 f"{index[-2] if len(index) > 1 else 0}): the black box's outputs are too "
                 "large for float64 sums of squares (about 1e154 and up); rescale them")
+
+
+def _warn_zero_spread(background, bb) -> None:
+    """A DataWarning naming the features that do not vary in the background (Gaussian
+    perturbations then use a scale of 1 in their units, as lime does)."""
+    values = np.asarray(background, dtype=float)
+    constant = np.flatnonzero(values.std(0) == 0) if values.ndim == 2 else []
+    if len(constant):
+        names = bb.feature_names if bb.n_features == values.shape[1] else None
+        listed = [names[j] if names else f"x{j}" for j in constant]
+        warnings.warn(f"{len(listed)} feature(s) do not vary in the background "
+                      f"({', '.join(map(repr, listed[:8]))}{' ...' if len(listed) > 8 else ''})"
+                      ": they are perturbed with a scale of 1 in their own units, which may "
+                      "not be local", DataWarning, stacklevel=4)

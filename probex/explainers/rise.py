@@ -21,7 +21,7 @@ import torch
 
 from probex._checks import check_count, check_probability, resolve_device
 from probex._deprecation import renamed_arguments
-from probex.explainers._base import LocalExplainer, as_background
+from probex.explainers._base import LocalExplainer, as_background, warn_unmaskable
 from probex.explanation import Explanation
 from probex.models.fex_policy import FeatureGroups
 from probex.perturb import MaskPerturbation
@@ -88,6 +88,9 @@ class RISE(LocalExplainer):
         probs = torch.full((n_samples or self.n_samples, self.groups.n_groups), self.p_keep,
                            dtype=torch.float64)
         return torch.bernoulli(probs, generator=generator)
+
+    def _check_instances(self, X) -> None:
+        warn_unmaskable(X, self.perturbation.baseline, self.bb.feature_names)
 
     def _explain(self, X, targets, n_samples, streams) -> Explanation:
         """S (B, d) in units of the class probability, its Monte Carlo standard error, and
