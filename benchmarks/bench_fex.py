@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
     import probex as px
     from probex.datasets import fit_network
     from probex.metrics import deletion_auc, random_reference
-    from probex.models.fex_policy import FeatureGroups
+    from probex.perturb import FeatureGroups
 
     device = args.device
     net, data = fit_network("digits", "cnn", epochs=5 if args.quick else 15, seed=0,

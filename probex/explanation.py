@@ -365,7 +365,7 @@ class Explanation:
         return [self.feature_names[j] for j in order]
 
     # ------------------------------------------------------------------ output
-    def plot(self, prob: float = 0.95, max_features: int | None = 30,
+    def plot(self, *, prob: float = 0.95, max_features: int | None = 30,
              diagnostics: bool = False, path=None, ax=None):
         """Forest plot of the attributions with their HDIs (ArviZ), largest |mean| on top.
 

@@ -91,6 +91,23 @@ def test_plot_writes_a_png_with_the_chosen_features(explanations, tmp_path):
     plt.close("all")
 
 
+def test_plot_options_are_keyword_only(explanations, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from probex import plots
+
+    e = explanations["exact"]
+    for call in (lambda: e.plot(0.9), lambda: plots.forest(e, 0.9),
+                 lambda: plots.diagnostics(explanations["svi"], ["attribution"]),
+                 lambda: plots.design_trace(e, tmp_path / "trace.png")):
+        with pytest.raises(TypeError, match="positional"):
+            call()
+    axes = plots.forest(e, prob=0.5, max_features=3)
+    assert "50% HDI" in np.ravel(axes)[0].get_title()
+    assert len(np.ravel(axes)[0].get_yticklabels()) == 3
+    plt.close("all")
+
+
 def test_from_draws_builds_any_method_with_closed_form(tmp_path):
     rng = np.random.default_rng(0)
     draws = rng.normal(size=(2, 500, 3))

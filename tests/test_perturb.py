@@ -123,3 +123,21 @@ def test_scheme_errors(background):
         scheme.sample(torch.zeros(4), 10, gen())
     with pytest.raises(ValueError, match="background contains 1 NaN"):
         GaussianPerturbation(np.array([[np.nan, 1.0], [0.0, 1.0]]))
+
+
+def test_the_package_keeps_every_name_and_old_import_paths_still_work():
+    import probex.perturb as perturb
+    from probex.explainers import fex, rise
+    from probex.models import fex_policy
+    from probex.perturb import groups, levels, schemes
+
+    before = {"PerturbationSet", "Perturbation", "GaussianPerturbation", "MaskPerturbation",
+              "lime_kernel", "shapley_kernel", "default_kernel_width", "make_perturbation"}
+    assert before <= set(perturb.__all__)
+    homes = {**vars(schemes), **vars(levels), **vars(groups)}
+    for name in perturb.__all__:
+        assert getattr(perturb, name) is homes[name], name
+    for module in (fex_policy, fex, rise):
+        assert module.FeatureGroups is perturb.FeatureGroups
+    ids = perturb.FeatureGroups([[0, 3], [1, 2]], 4).ids.tolist()
+    assert ids == [0, 1, 1, 0]

@@ -46,7 +46,7 @@ import probex as px  # noqa: E402
 from probex._io import write_atomically  # noqa: E402
 from probex.datasets import fit_network  # noqa: E402
 from probex.metrics import deletion_auc, insertion_auc, random_reference  # noqa: E402
-from probex.models.fex_policy import FeatureGroups  # noqa: E402
+from probex.perturb import FeatureGroups  # noqa: E402
 from probex.plots import save_figure  # noqa: E402
 
 warnings.filterwarnings("ignore", category=UserWarning)

@@ -43,10 +43,10 @@ from scipy.special import log_softmax, softmax  # noqa: E402
 import probex as px  # noqa: E402
 from probex.datasets import fit_network  # noqa: E402
 from probex.explainers import TemperatureScaling  # noqa: E402
-from probex.explainers.recalx import perturb_by_level  # noqa: E402
 from probex.inference import NUTSRunner  # noqa: E402
 from probex.metrics import calibration_by_level, predictive_power_decomposition  # noqa: E402
 from probex.models.calibration import bin_edges  # noqa: E402
+from probex.perturb import perturb_by_level  # noqa: E402
 from probex.plots import save_figure  # noqa: E402
 
 smoke_test = "CI" in os.environ
@@ -89,9 +89,9 @@ def calibrate(name):
     X_cal, y_cal = data.X_test[:half], data.y_test[:half]
     X_eval, y_eval = data.X_test[half:], data.y_test[half:]
     recalx = px.ReCalX(bb, X_cal, y_cal, background=data.X_train, n_bins=N_BINS,
-                       n_samples=N_CAL, n_perturbations=N_PERT, seed=0)
+                       n_rows=N_CAL, n_perturbations=N_PERT, seed=0)
     bands = px.ReCalX(bb, X_cal, y_cal, background=data.X_train, n_bins=N_BINS,
-                      n_samples=N_CAL, n_perturbations=N_PERT, seed=0, inference=BANDS)
+                      n_rows=N_CAL, n_perturbations=N_PERT, seed=0, inference=BANDS)
     scaling = TemperatureScaling(bb, X_cal, y_cal)
     evaluation = perturb_by_level(recalx.scheme, X_eval, y_eval, EDGES, N_EVAL_PERT, seed=1)
     boxes = {"uncalibrated": bb, "temperature scaling": scaling, "ReCalX": recalx}

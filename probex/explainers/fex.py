@@ -31,13 +31,8 @@ from probex.inference.idata import netcdf_attrs
 from probex.inference.policy_gradient import FEXSettings, train_policy
 from probex.inference.training import open_checkpoint
 from probex.models.fex import FEXProgram, MaskReward
-from probex.models.fex_policy import (
-    FeatureGroups,
-    ValueMLP,
-    build_policy,
-    policy_class_probabilities,
-)
-from probex.perturb import MaskPerturbation
+from probex.models.fex_policy import ValueMLP, build_policy, policy_class_probabilities
+from probex.perturb import FeatureGroups, MaskPerturbation
 
 __all__ = ["FEX", "FeatureGroups"]
 

@@ -23,10 +23,9 @@ from probex._checks import check_count, check_probability, resolve_device
 from probex._deprecation import renamed_arguments
 from probex.explainers._base import LocalExplainer, as_background, warn_unmaskable
 from probex.explanation import Explanation
-from probex.models.fex_policy import FeatureGroups
-from probex.perturb import MaskPerturbation
+from probex.perturb import FeatureGroups, MaskPerturbation
 
-__all__ = ["RISE"]
+__all__ = ["RISE", "FeatureGroups"]
 
 class RISE(LocalExplainer):
     """Random-masking saliency, vectorized over instances.
@@ -38,7 +37,7 @@ class RISE(LocalExplainer):
         n_samples: N, masks (= queries) per instance.
         p_keep: probability that a unit is kept.
         feature_groups: ``None`` (mask features), d group ids or index lists (e.g.
-            :meth:`probex.models.fex_policy.FeatureGroups.image_patches`).
+            :meth:`probex.perturb.FeatureGroups.image_patches`).
         n_draws: batch means stored as draws (must divide ``n_samples``).
         seed: seeds the masks; the same seed gives the same explanation (the masks are
             drawn on the CPU, so also on any device). All instances share the masks.

@@ -6,6 +6,7 @@ from probex.metrics.calibration import (
     predictive_power_decomposition,
     top_label_ece,
 )
+from probex.metrics.calibration_by_perturbation import perturbed_calibration
 from probex.metrics.coverage import (
     interval_coverage,
     mean_squared_z,
@@ -69,7 +70,7 @@ __all__ = [
     "neighbourhood_stability", "mean_locality_weight", "design_log_determinant",
     "sample_quality",
     "kl_calibration_error", "top_label_ece", "calibration_by_level",
-    "predictive_power_decomposition",
+    "predictive_power_decomposition", "perturbed_calibration",
     "true_positive_rate", "false_discovery_rate", "selection_f1", "selection_report",
     "selected_feature_accuracy",
     "PerturbationCurve", "perturbation_curve", "deletion_auc", "insertion_auc",

@@ -21,7 +21,7 @@ import torch
 
 from probex._checks import as_matrix, as_tensor, check_choice
 from probex.blackbox import BlackBox, as_blackbox
-from probex.perturb import MaskPerturbation
+from probex.perturb import FeatureGroups, MaskPerturbation
 
 __all__ = ["PerturbationCurve", "perturbation_curve", "deletion_auc", "insertion_auc",
            "random_attributions", "random_reference"]
@@ -61,7 +61,7 @@ class PerturbationCurve:
         auc = self.auc
         return float(auc.std(ddof=1) / np.sqrt(auc.size)) if auc.size > 1 else float("nan")
 
-    def plot(self, ax=None, label: str | None = None, **kwargs):
+    def plot(self, *, ax=None, label: str | None = None, **kwargs):
         """Mean curve with a band of +-1 standard error over instances; returns the Axes."""
         import matplotlib.pyplot as plt
 
@@ -95,8 +95,6 @@ def _baseline(baseline, background, replacement, n_features: int) -> torch.Tenso
 
 
 def _unit_ids(feature_groups, n_features: int) -> torch.Tensor:
-    from probex.models.fex_policy import FeatureGroups
-
     groups = (feature_groups if isinstance(feature_groups, FeatureGroups)
               else FeatureGroups(feature_groups, n_features))
     if groups.n_features != n_features:

@@ -9,7 +9,7 @@ import torch
 
 import probex as px
 from probex.metrics import deletion_auc, random_reference
-from probex.models.fex_policy import FeatureGroups
+from probex.perturb import FeatureGroups
 
 D, RELEVANT = 8, [1, 4, 6]
 

@@ -1,9 +1,12 @@
 """ReCalX: level-controlled calibration data, the temperature-scaled black box (argmax,
 interface, pickling), recovery of known temperatures end to end, lower CE_MAX than
-global temperature scaling on breast_cancer, and use by BayesSHAP."""
+global temperature scaling on breast_cancer, use by BayesSHAP, and the package
+conventions (vocabulary with deprecated aliases, seeds reaching the runner, metadata,
+sizes refused before allocating, keyword-only options)."""
 
 import pickle
 
+import arviz as az
 import numpy as np
 import pytest
 import torch
@@ -12,11 +15,17 @@ from scipy import stats
 import probex as px
 from probex.datasets import fit_network
 from probex.explainers import TemperatureScaledBlackBox, TemperatureScaling
-from probex.explainers._levels import perturb_by_level
-from probex.explainers.recalx import perturbed_calibration
+from probex.explainers.recalx import perturbed_calibration, plot_temperatures
 from probex.inference import NUTSRunner, SVIRunner
+from probex.inference.map import MAPRunner
 from probex.models.calibration import bin_edges
-from probex.perturb import GaussianPerturbation, MaskPerturbation, Perturbation
+from probex.perturb import (
+    GaussianPerturbation,
+    MaskPerturbation,
+    Perturbation,
+    levels,
+    perturb_by_level,
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +131,8 @@ def test_calibrated_blackbox_interface(breast_cancer_mlp, recalibrated, tmp_path
     bb, rc = recalibrated
     assert isinstance(rc, px.BlackBox) and rc.feature_names == data.feature_names
     # 10 bins x 10 perturbations of every calibration row (fewer than 200), queried once
-    assert rc.n_calibration_queries == 10 * 10 * len(split["X_cal"])
-    assert rc.idata.observed_data["label"].size == rc.n_calibration_queries
+    assert rc.n_queries_fit_ == 10 * 10 * len(split["X_cal"])
+    assert rc.idata.observed_data["label"].size == rc.n_queries_fit_
     before = rc.n_queries
     X = data.X_test[:13]
     levels = np.linspace(0, 1, 13)
@@ -161,7 +170,7 @@ def test_sklearn_model_is_scaled_from_log_predict_proba(demo_model):
     model, data = demo_model
     bb = px.BlackBox(model)
     rc = px.ReCalX(bb, data.X_test[:60], data.y_test[:60], background=data.X_train,
-                   n_bins=3, n_samples=60, n_perturbations=3)
+                   n_bins=3, n_rows=60, n_perturbations=3)
     X = data.X_test[60:90]
     log_p = np.log(np.clip(model.predict_proba(X), np.finfo(float).tiny, None))
     expected = torch.softmax(torch.as_tensor(log_p) / rc.temperatures[0], -1)
@@ -190,7 +199,7 @@ def test_recalx_recovers_known_temperatures_within_posterior_intervals():
     y = (rng.random(300) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
     bb = px.BlackBox(level_tempered_logits, n_features=10, output="logits")
     scheme = MaskPerturbation(replacement=np.zeros(10))
-    rc = px.ReCalX(bb, X, y, scheme=scheme, n_bins=5, n_samples=300, n_perturbations=10,
+    rc = px.ReCalX(bb, X, y, scheme=scheme, n_bins=5, n_rows=300, n_perturbations=10,
                    inference="laplace", seed=0)
     table = rc.summary(prob=0.99)
     inside = (table["lower"] < TRUE_BIN_T) & (TRUE_BIN_T < table["upper"])
@@ -297,7 +306,7 @@ def test_gaussian_scheme_with_bayeslime(demo_model):
     model, data = demo_model
     bb = px.BlackBox(model)
     rc = px.ReCalX(bb, data.X_test[:40], data.y_test[:40], scheme="gaussian",
-                   background=data.X_train, n_bins=4, n_samples=40, n_perturbations=5)
+                   background=data.X_train, n_bins=4, n_rows=40, n_perturbations=5)
     assert rc.scheme.__class__ is GaussianPerturbation
     explainer = px.BayesLIME(rc, background=data.X_train, seed=0)
     e = explainer.explain(data.X_test[50], n_samples=200)
@@ -320,3 +329,136 @@ def test_recalx_on_cuda(breast_cancer_mlp):
         assert torch.equal(probs.argmax(1), bb.predict(data.X_test).argmax(1))
     finally:
         net.to("cpu")
+
+
+# ---------------------------------------------------------------- conventions
+def tempered_data(n=120, seed=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 10)) * 2.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
+    bb = px.BlackBox(level_tempered_logits, n_features=10, output="logits")
+    return bb, X, y, MaskPerturbation(replacement=np.zeros(10))
+
+
+def test_old_names_still_work_with_a_warning_and_give_the_same_fit():
+    bb, X, y, scheme = tempered_data()
+    new = px.ReCalX(bb, X, y, scheme=scheme, n_bins=3, n_rows=50, n_perturbations=4)
+    with pytest.warns(DeprecationWarning, match="'n_samples' is renamed 'n_rows'"):
+        old = px.ReCalX(bb, X, y, scheme=scheme, n_bins=3, n_samples=50, n_perturbations=4)
+    assert np.array_equal(old.temperatures, new.temperatures)
+    assert new.n_queries_fit_ == 50 * 3 * 4  # the subsample of 50 rows, 3 bins x 4 copies
+    with pytest.warns(DeprecationWarning, match="renamed 'n_queries_fit_'"):
+        assert new.n_calibration_queries == new.n_queries_fit_
+    with pytest.raises(TypeError, match="both 'n_samples' and its new name 'n_rows'"):
+        px.ReCalX(bb, X, y, scheme=scheme, n_rows=50, n_samples=50)
+    ts = TemperatureScaling(bb, X, y)
+    assert ts.n_queries_fit_ == len(X)
+    with pytest.warns(DeprecationWarning):
+        assert ts.n_calibration_queries == len(X)
+
+
+def test_seed_and_progress_are_keyword_only():
+    bb, X, y, scheme = tempered_data()
+    with pytest.raises(TypeError):
+        px.ReCalX(bb, X, y, scheme, 3, "map", None, 50, 4, None, 0)
+    with pytest.raises(TypeError):
+        TemperatureScaling(bb, X, y, "map", None, 0)
+    with pytest.raises(TypeError):
+        perturb_by_level(scheme, X, y, bin_edges(3), 4, 0)
+
+
+def test_the_seed_reaches_a_configured_runner_and_leaves_the_global_rng_alone():
+    bb, X, y, scheme = tempered_data()
+    common = {"scheme": scheme, "n_bins": 3, "n_rows": 60, "n_perturbations": 4}
+
+    def laplace(runner_seed, seed):
+        runner = MAPRunner(laplace=True, num_draws=200, seed=runner_seed)
+        return px.ReCalX(bb, X, y, inference=runner, seed=seed, **common)
+
+    state = torch.get_rng_state()
+    first = laplace(runner_seed=5, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)  # the user's RNG did not move
+    same = laplace(runner_seed=99, seed=1)  # the runner's own seed is overridden
+    other = laplace(runner_seed=5, seed=2)
+    draws = first.idata.posterior["temperature"].values
+    assert np.array_equal(draws, same.idata.posterior["temperature"].values)
+    assert np.array_equal(first.temperatures, same.temperatures)
+    assert not np.array_equal(draws, other.idata.posterior["temperature"].values)
+    assert first.idata.posterior.attrs["seed"] == 1
+
+
+def test_idata_carries_the_package_metadata_through_netcdf(tmp_path):
+    bb, X, y, scheme = tempered_data()
+    rc = px.ReCalX(bb, X, y, scheme=scheme, n_bins=3, n_rows=60, n_perturbations=4,
+                   inference="laplace", seed=7)
+    rc.idata.to_netcdf(tmp_path / "t.nc", engine="h5netcdf")
+    restored = az.from_netcdf(tmp_path / "t.nc", engine="h5netcdf")
+    for idata in (rc.idata, restored):
+        for group in ("posterior", "observed_data", "constant_data"):
+            attrs = idata[group].attrs
+            assert attrs["method"] == "ReCalX" and attrs["inference"] == "laplace"
+            assert attrs["seed"] == 7 and attrs["n_queries_fit"] == 60 * 3 * 4
+            assert attrs["probex_version"] == px.__version__
+            assert attrs["scheme"] == "MaskPerturbation"
+    assert TemperatureScaling(bb, X, y).idata.posterior.attrs["method"] == "TemperatureScaling"
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating(monkeypatch):
+    bb, X, y, scheme = tempered_data()
+
+    def no_queries(*args, **kwargs):  # nothing may be perturbed, queried or fitted
+        raise AssertionError("the black box was queried")
+
+    monkeypatch.setattr(bb, "log_probabilities", no_queries)
+    # issue 13: n_bins=10**9 ran 10 minutes to 8.4 GB; 120 rows x 1e9 bins x 10 copies x
+    # 10 features x 8 bytes = 9.6e13 bytes = 87.3 TiB
+    with pytest.raises(ValueError, match=r"about 87\.3 TiB .* than the 2\.0 GiB") as error:
+        px.ReCalX(bb, X, y, scheme=scheme, n_bins=10**9)
+    assert "n_bins" in str(error.value) and "n_rows" in str(error.value)
+    # the estimate counts the rows actually used: min(n_rows, len(X_cal))
+    assert levels.level_data_bytes(120, 10, 10, 10) == 120 * 10 * 10 * 10 * 8
+    with pytest.raises(ValueError, match=r"about 2\.8 GiB"):  # 3000 x 100 x 125 x 10 x 8
+        px.ReCalX(bb, np.zeros((3000, 10)), np.zeros(3000, dtype=int), scheme=scheme,
+                  n_rows=None, n_bins=100, n_perturbations=125)
+    with pytest.raises(ValueError, match="n_bins=1001 is more than the 1000"):
+        px.ReCalX(bb, X[:1], y[:1], scheme=scheme, n_bins=1001, n_perturbations=1)
+    with pytest.raises(ValueError, match="calibration data would hold"):
+        perturbed_calibration(bb, X, y, scheme=scheme, n_bins=10**6, n_perturbations=10**4)
+
+
+@pytest.mark.parametrize("argument, value", [
+    ("n_bins", 2.5), ("n_bins", 0), ("n_rows", 0), ("n_rows", 10.0), ("n_perturbations", 0),
+    ("n_perturbations", True), ("seed", -1), ("seed", 2**32), ("seed", 1.5)])
+def test_bad_counts_and_seeds_are_refused_by_name(argument, value):
+    bb, X, y, scheme = tempered_data()
+    with pytest.raises(ValueError, match=argument):
+        px.ReCalX(bb, X, y, scheme=scheme, **{argument: value})
+
+
+def test_plot_options_are_keyword_only(tmp_path):
+    bb, X, y, scheme = tempered_data()
+    rc = px.ReCalX(bb, X, y, scheme=scheme, n_bins=3, n_rows=40, n_perturbations=3,
+                   inference="laplace")
+    with pytest.raises(TypeError):
+        rc.plot(0.9)
+    with pytest.raises(TypeError):
+        plot_temperatures(rc, 0.9)
+    ax = plot_temperatures(rc, prob=0.8, path=tmp_path / "t.png")
+    assert len(ax.collections) == 1  # the 80% band of the Laplace draws
+    lower, upper = rc.summary(0.8)[["lower", "upper"]].to_numpy().T
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band.min(), lower.min()) and np.isclose(band.max(), upper.max())
+
+
+def test_public_names_keep_their_old_homes():
+    from probex import calibrated_blackbox, plots
+    from probex.explainers import recalx
+    from probex.inference import temperatures
+    from probex.metrics import calibration_by_perturbation as metric
+
+    homes = {"TemperatureScaledBlackBox": calibrated_blackbox, "fit_temperatures": temperatures,
+             "TemperatureFit": temperatures, "plot_temperatures": plots,
+             "perturbed_calibration": metric, "perturb_by_level": levels}
+    for name, module in homes.items():
+        assert getattr(recalx, name) is getattr(module, name), name
+    assert set(homes) | {"ReCalX", "TemperatureScaling"} == set(recalx.__all__)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import probex as px
-from probex.models.fex_policy import FeatureGroups
+from probex.perturb import FeatureGroups
 
 W = np.array([2.0, -1.0, 0.5, 1.5])
 

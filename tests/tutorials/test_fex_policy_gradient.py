@@ -18,7 +18,7 @@ def test_digits_table_reproduces_from_saved_attributions(tutorial_output):
     import probex as px
     from probex.datasets import fit_network
     from probex.metrics import deletion_auc, insertion_auc
-    from probex.models.fex_policy import FeatureGroups
+    from probex.perturb import FeatureGroups
 
     out, results = tutorial_output
     assert results["smoke_test"] is True

@@ -16,6 +16,10 @@ drawn with the explainer's own scheme:
   are sorted into bins by their levels (bins the sampler never reaches stay empty).
 
 Every random choice comes from one seeded ``torch.Generator``.
+
+Size: the data hold n x B x m rows of d features (n samples, B bins, m perturbations),
+built as float64; :func:`check_level_data_size` refuses sizes whose inputs alone would
+exceed :data:`MAX_LEVEL_DATA_BYTES` before anything is allocated.
 """
 
 from __future__ import annotations
@@ -26,13 +30,89 @@ import numpy as np
 import torch
 from scipy import stats
 
-from probex._checks import as_matrix
+from probex._checks import as_matrix, check_count, check_seed
 from probex.models.calibration import assign_bins
-from probex.perturb import GaussianPerturbation, MaskPerturbation, Perturbation
+from probex.perturb.schemes import (
+    GaussianPerturbation,
+    MaskPerturbation,
+    Perturbation,
+    make_perturbation,
+)
 
-__all__ = ["LevelPerturbations", "perturb_by_level", "check_labels"]
+__all__ = ["LevelPerturbations", "perturb_by_level", "check_labels", "resolve_scheme",
+           "level_data_bytes", "check_level_data_size", "MAX_LEVEL_DATA_BYTES", "MAX_BINS"]
 
 _POOL_ROUNDS = 50
+
+MAX_LEVEL_DATA_BYTES = 2 * 2**30
+"""Largest model-input array (bytes) the level-controlled data may hold: 2 GiB.
+
+Building the data holds the per-bin parts and their concatenation at once, so the peak
+is about twice this (4 GiB), which fits a laptop; the default ReCalX size (200 rows x 10
+bins x 10 perturbations, 20,000 rows) stays below it up to d = 13,421 features (a
+3 x 32 x 32 image, d = 3,072, takes 0.46 GiB)."""
+
+MAX_BINS = 1000
+"""Most level bins: levels are fractions in [0, 1] (a mask scheme has only d + 1
+distinct ones) and every bin needs calibration rows to inform its temperature; bins of
+width 0.001 are finer than any calibration curve resolves, and the per-bin sampling loop
+stays short."""
+
+
+def level_data_bytes(n_rows: int, n_bins: int, n_perturbations: int, n_features: int
+                     ) -> int:
+    """Bytes of the float64 model inputs of the level-controlled data, an upper bound:
+    ``n_rows * n_bins * n_perturbations * n_features * 8`` (bins a scheme cannot reach
+    stay empty)."""
+    return int(n_rows) * int(n_bins) * int(n_perturbations) * int(n_features) * 8
+
+
+def check_level_data_size(n_rows: int, n_bins: int, n_perturbations: int, n_features: int,
+                          *, limit: int = MAX_LEVEL_DATA_BYTES) -> int:
+    """Refuse, before allocating, level-controlled data too large to build.
+
+    Raises:
+        ValueError: stating the estimated memory when :func:`level_data_bytes` exceeds
+            ``limit``, or when ``n_bins`` exceeds :data:`MAX_BINS`.
+
+    Returns:
+        the estimated bytes.
+    """
+    size = level_data_bytes(n_rows, n_bins, n_perturbations, n_features)
+    if size > limit:
+        raise ValueError(
+            f"the calibration data would hold {n_rows} rows x {n_bins} bins x "
+            f"{n_perturbations} perturbations x {n_features} features of float64, about "
+            f"{_format_bytes(size)} (twice that while it is built), more than the "
+            f"{_format_bytes(limit)} allowed; use fewer rows (n_rows), n_bins or "
+            "n_perturbations")
+    if int(n_bins) > MAX_BINS:
+        raise ValueError(f"n_bins={n_bins} is more than the {MAX_BINS} level bins allowed "
+                         "(each bin needs calibration rows to inform its temperature)")
+    return size
+
+
+def _format_bytes(size: float) -> str:
+    """``1536`` -> ``"1.5 KiB"`` (binary units, up to TiB)."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} TiB"
+
+
+def resolve_scheme(scheme, background) -> Perturbation:
+    """The perturbation scheme to calibrate: ``"mask"`` or ``"gaussian"`` (built on
+    ``background`` with the LIME kernel), a :class:`~probex.perturb.Perturbation`, or an
+    explainer, whose ``.perturbation`` is used."""
+    if isinstance(scheme, Perturbation):
+        return scheme
+    if isinstance(getattr(scheme, "perturbation", None), Perturbation):  # an explainer
+        return scheme.perturbation
+    if not isinstance(scheme, str):
+        raise TypeError("scheme must be 'mask', 'gaussian', a probex.perturb.Perturbation or "
+                        "an explainer with a .perturbation")
+    return make_perturbation(scheme, background, kernel="lime")
 
 
 @dataclass(frozen=True)
@@ -111,7 +191,7 @@ def _pooled_rows(scheme: Perturbation, edges, bin_index, n, m, generator):
 
 
 def perturb_by_level(scheme: Perturbation, X, y, edges: torch.Tensor, n_perturbations: int,
-                     seed: int = 0) -> LevelPerturbations:
+                     *, seed: int = 0) -> LevelPerturbations:
     """``n_perturbations`` perturbed copies of every row of X in every level bin.
 
     Args:
@@ -121,15 +201,18 @@ def perturb_by_level(scheme: Perturbation, X, y, edges: torch.Tensor, n_perturba
         n_perturbations: copies per sample and bin.
         seed: seeds every draw.
 
+    Raises:
+        ValueError: for sizes :func:`check_level_data_size` refuses.
+
     Returns:
         a :class:`LevelPerturbations` with up to B * n * n_perturbations rows, bin by bin.
     """
     X = as_matrix(X, "X", n_features=scheme.n_features)
     labels = check_labels(y, X.shape[0])
-    if int(n_perturbations) < 1:
-        raise ValueError(f"n_perturbations must be positive, got {n_perturbations}")
-    n, m = X.shape[0], int(n_perturbations)
-    generator = torch.Generator().manual_seed(int(seed))
+    m = check_count("n_perturbations", n_perturbations)
+    n = X.shape[0]
+    check_level_data_size(n, edges.numel() - 1, m, X.shape[1])
+    generator = torch.Generator().manual_seed(check_seed(seed))
     if isinstance(scheme, MaskPerturbation):
         draw = _mask_rows
     elif isinstance(scheme, GaussianPerturbation):
