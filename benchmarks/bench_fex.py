@@ -86,7 +86,7 @@ def main(argv=None) -> dict:
         torch.cuda.synchronize()
     fex_attr = fex.attributions(X)[0]
 
-    rise = px.RISE(bb, data.X_train, n_masks=1000, feature_groups=patches, seed=0)
+    rise = px.RISE(bb, data.X_train, n_samples=1000, feature_groups=patches, seed=0)
     t_rise, rise_e = median_seconds(lambda: rise.explain(X, target=targets), args.repeats)
     t_ks, ks_attr = median_seconds(
         lambda: kernel_shap(net, X, targets, data.X_train, 2000, device), 1)

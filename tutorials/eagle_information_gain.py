@@ -139,7 +139,7 @@ for d in DIMS_BOUND:
     curves[f"d = {d}, Gaussian"] = {}
     for name, e in {
         "EAGLE": px.EAGLE(bb, background=background, seed=0).explain(
-            x, budget=T_BOUND, batch_size=max(10, d), pool_size=1000),
+            x, n_samples=T_BOUND, batch_size=max(10, d), pool_size=1000),
         "random": px.BayesLIME(bb, background=background, seed=0).explain(x, n_samples=T_BOUND),
     }.items():
         t, gain, running, cap = information_curve(e, d)
@@ -153,7 +153,7 @@ x_cancer = cancer.X_test[0]
 curves["breast_cancer, d = 30, masks"] = {}
 for name, e in {
     "EAGLE": px.EAGLE(cancer_bb, background=cancer.X_train, perturbation="mask", seed=0).explain(
-        x_cancer, budget=T_BOUND, batch_size=30, pool_size=1000),
+        x_cancer, n_samples=T_BOUND, batch_size=30, pool_size=1000),
     "random": px.BayesLIME(cancer_bb, background=cancer.X_train, perturbation="mask",
                            seed=0).explain(x_cancer, n_samples=T_BOUND),
 }.items():
@@ -242,7 +242,7 @@ for d in sorted(set(DIMS) | {D_FOR_DELTA}):
         bb, background, x = noisy_linear(d, seed=100 * seed + d)
         for name, e in {
             "EAGLE": px.EAGLE(bb, background=background, seed=seed).explain(
-                x, budget=budget, batch_size=STEP, pool_size=500),
+                x, n_samples=budget, batch_size=STEP, pool_size=500),
             "random": px.BayesLIME(bb, background=background, seed=seed).explain(
                 x, n_samples=budget),
         }.items():
@@ -337,7 +337,7 @@ def methods(bb, background, seed):
     eagle = px.EAGLE(bb, background=background, seed=seed)
     lime = px.BayesLIME(bb, background=background, seed=seed)
     return {
-        "EAGLE": lambda x, n: eagle.explain(x, budget=n, batch_size=50, pool_size=1000),
+        "EAGLE": lambda x, n: eagle.explain(x, n_samples=n, batch_size=50, pool_size=1000),
         "random": lambda x, n: lime.explain(x, n_samples=n),
         "focused": lambda x, n: lime.explain(x, n_samples=n, focused=True, batch_size=50,
                                              pool_size=1000),
@@ -347,10 +347,10 @@ def methods(bb, background, seed):
 def to_width(name, bb, background, x, width):
     if name == "EAGLE":
         e = px.EAGLE(bb, background=background, seed=0).explain(
-            x, budget=MAX_QUERIES, tol=width, batch_size=25, pool_size=1000)
+            x, n_samples=MAX_QUERIES, target_width=width, batch_size=25, pool_size=1000)
     else:
         e = px.BayesLIME(bb, background=background, seed=0).explain(
-            x, target_width=width, max_samples=MAX_QUERIES, focused=name == "focused",
+            x, target_width=width, n_samples=MAX_QUERIES, focused=name == "focused",
             initial_samples=2 * (len(x) + 1), batch_size=25, pool_size=1000)
     reached = np.diff(e.hdi(0.95), axis=-1).max() <= width
     return e.n_queries if reached else math.nan

@@ -236,7 +236,7 @@ def run_dataset(name, net, data, groups, n_classes):
         e, seconds, memory = measure(explain_rows)
         assert bb.n_queries == before, "explain() must not query the model"
         attributions = e.mean[:N_EVAL]
-        agree = float(np.mean(e.idata.constant_data["target"].values[:N_EVAL] == targets))
+        agree = float(np.mean(np.asarray(e.attrs["target"])[:N_EVAL] == targets))
         results[label] = score(bb, X, attributions, targets, background, groups, seconds,
                                memory, 1000, 0)
         results[label]["class_agreement"] = agree
@@ -244,7 +244,7 @@ def run_dataset(name, net, data, groups, n_classes):
         print(f"{label}: trained in {fit_seconds:.1f} s on {explainer.n_queries_fit_} queries; "
               f"its class choice agrees with the model on {agree:.0%}")
 
-    rise = px.RISE(bb, background, n_masks=RISE_MASKS, feature_groups=groups, seed=SEED)
+    rise = px.RISE(bb, background, n_samples=RISE_MASKS, feature_groups=groups, seed=SEED)
     before = bb.n_queries
     e, seconds, memory = measure(lambda: rise.explain(X, target=targets))
     results["RISE"] = score(bb, X, e.mean, targets, background, groups, seconds, memory,
@@ -321,7 +321,7 @@ X_show = digits.X_test[:4]
 show_targets = digits_bb.predict(X_show).argmax(-1).cpu().numpy()
 maps = {
     "FEX lambda": digits_fits["FEX (PPO)"]["explainer"].attributions(X_show)[0],
-    "RISE": px.RISE(digits_bb, digits.X_train, n_masks=RISE_MASKS, feature_groups=patches,
+    "RISE": px.RISE(digits_bb, digits.X_train, n_samples=RISE_MASKS, feature_groups=patches,
                     seed=SEED).explain(X_show, target=show_targets).mean,
     "KernelSHAP": kernel_shap(cnn, X_show, show_targets, digits.X_train, SHAP_SAMPLES)[0],
 }

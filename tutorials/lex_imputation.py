@@ -79,8 +79,8 @@ for name in ("xor", "orange_skin", "nonlinear_additive", "switch", "diagonal_gau
     bb = px.BlackBox(lambda X, name=name: synthetic_probability(name, X), n_features=10,
                      feature_names=train.feature_names)
     for imputation, kind in IMPUTATIONS.items():
-        lex = px.LEX("lex", seed=0, imputation=imputation, sparsity=0.01, **SMALL)
-        lex.fit(train.X, bb, epochs=EPOCHS)
+        lex = px.LEX(bb, "lex", seed=0, imputation=imputation, sparsity=0.01, **SMALL)
+        lex.fit(train.X, epochs=EPOCHS)
         selected = lex.select(test.X)
         report = selection_report(selected, test.relevant)
         accuracy = float((lex.predict_proba(test.X).argmax(1) == test.y).mean())
@@ -143,9 +143,9 @@ panel_bb = px.BlackBox(network, feature_names=data.feature_names)
 accuracy_full = float((panel_bb.predict(data.X_test).numpy().argmax(1) == data.y_test).mean())
 panel_rows, panel_probs, panel_f1 = [], {}, {}
 for imputation in ("zero", "factor"):
-    lex = px.LEX("lex", seed=0, imputation=imputation, sparsity=0.02,
+    lex = px.LEX(panel_bb, "lex", seed=0, imputation=imputation, sparsity=0.02,
                  selector_network="cnn", image_shape=data.image_shape)
-    lex.fit(data.X_train, panel_bb, epochs=PANEL_EPOCHS)
+    lex.fit(data.X_train, epochs=PANEL_EPOCHS)
     selected = lex.select(data.X_test)
     panel_probs[imputation] = lex.selection_probabilities(data.X_test)
     panel_f1[imputation] = selection_f1(selected, data.relevant_test, average=False)

@@ -121,7 +121,7 @@ def reference_phi(kind: str, net, point, sigma: float, n: int, seed: int = 999) 
         w, b = logistic_parameters(net)
         return logistic_smoothgrad(w, b, point, sigma)
     chunks = max(4, n // 100_000)
-    e = px.SmoothGrad(net, sigma=sigma, seed=seed, num_draws=10, num_chains=1).explain(
+    e = px.SmoothGrad(net, sigma=sigma, seed=seed, n_draws=10, n_chains=1).explain(
         np.tile(point, (chunks, 1)), n_samples=n // chunks)
     return e.mean.mean(0)
 
@@ -146,8 +146,8 @@ for ax, (kind, net) in zip(axes, models.items(), strict=True):
     for k, n in enumerate(N_GRID):
         X = np.tile(x, (REPS_A, 1))
         sg = px.SmoothGrad(net, sigma=SIGMA, seed=k).explain(X, n_samples=n)
-        cl = px.CLIME(px.BlackBox(net), sigma=SIGMA, seed=k, num_draws=100,
-                      num_chains=2).explain(X, n_samples=n)
+        cl = px.CLIME(px.BlackBox(net), sigma=SIGMA, seed=k, n_draws=100,
+                      n_chains=2).explain(X, n_samples=n)
         rows["sg_vs_clime"].append(float(np.linalg.norm(sg.mean - cl.mean, axis=1).mean()))
         rows["sg_vs_phi"].append(float(np.linalg.norm(sg.mean - phi, axis=1).mean()))
         rows["clime_vs_phi"].append(float(np.linalg.norm(cl.mean - phi, axis=1).mean()))
@@ -209,10 +209,10 @@ for kind in HIDDEN:
             for start in range(0, REPS_B, CHUNK):
                 X = np.tile(point, (min(CHUNK, REPS_B - start), 1))
                 seed = 10_000 * k + start
-                sg = px.SmoothGrad(net, sigma=SIGMA, seed=seed, num_draws=10,
-                                   num_chains=1).explain(X, n_samples=n)
-                cl = px.CLIME(px.BlackBox(net), sigma=SIGMA, seed=seed, num_draws=10,
-                              num_chains=1).explain(X, n_samples=n)
+                sg = px.SmoothGrad(net, sigma=SIGMA, seed=seed, n_draws=10,
+                                   n_chains=1).explain(X, n_samples=n)
+                cl = px.CLIME(px.BlackBox(net), sigma=SIGMA, seed=seed, n_draws=10,
+                              n_chains=1).explain(X, n_samples=n)
                 for name, e in (("SmoothGrad", sg), ("C-LIME", cl)):
                     dev[name].extend(np.abs(e.mean - phi).max(1).tolist())
                     interval = e.hdi(0.95)
@@ -304,9 +304,9 @@ for color, (kind, net) in zip(("C0", "C3"), models.items(), strict=True):
             "clime_pathwise_L": []}
     for sigma in SIGMAS:
         L = smoothed_gradient_lipschitz(norm_bound, sigma)
-        sg_explainer = px.SmoothGrad(net, sigma=sigma, seed=1, num_draws=10, num_chains=1)
-        cl_explainer = px.CLIME(px.BlackBox(net), sigma=sigma, seed=1, num_draws=10,
-                                num_chains=1)
+        sg_explainer = px.SmoothGrad(net, sigma=sigma, seed=1, n_draws=10, n_chains=1)
+        cl_explainer = px.CLIME(px.BlackBox(net), sigma=sigma, seed=1, n_draws=10,
+                                n_chains=1)
         sg0, cl0 = sg_explainer.explain(x, N_ROBUST), cl_explainer.explain(x, N_ROBUST)
         z = cl0.idata.constant_data["z"].values
         s_min = np.linalg.svd(z - z.mean(0), compute_uv=False)[-1]

@@ -157,3 +157,40 @@ def test_bad_seeds_are_refused_by_name(method, data):
     for bad in (-1, 2**32, 1.5):
         with pytest.raises(ValueError, match="seed must be an integer in"):
             FACTORIES[name](blackbox(), data, bad)
+
+
+# ---------------------------------------------------------------------- a new method
+# What a newcomer writes to add a method: a perturbation scheme (the model is the shared
+# Bayesian surrogate) and a 4-line explainer class; registering it in METHODS and giving
+# it a factory puts it through every contract test above.
+from probex.explainers import BayesLIME  # noqa: E402
+from probex.perturb import MaskPerturbation  # noqa: E402
+
+
+class CosineMasks(MaskPerturbation):
+    """Uniform masks weighted by their cosine similarity to the all-ones mask (x itself)."""
+
+    def weights(self, z):
+        cosine = z.sum(-1) / (self.n_features ** 0.5 * z.norm(dim=-1).clamp_min(1e-12))
+        return cosine.clamp_min(1e-3)
+
+
+class CosineLIME(BayesLIME):
+    method = "CosineLIME"
+
+    def _make_perturbation(self, perturbation, background, kernel, kernel_width):
+        return CosineMasks(background, kernel="lime")
+
+
+def test_a_new_method_plugs_in_through_the_registry(monkeypatch, data):
+    from probex.explainers.registry import MethodSpec, make_explainer
+
+    monkeypatch.setitem(METHODS, "cosinelime", MethodSpec(
+        "cosinelime", CosineLIME, "local", "LIME masks with a cosine kernel"))
+    monkeypatch.setitem(FACTORIES, "cosinelime", lambda bb, X, seed: CosineLIME(
+        bb, background=X, n_samples=64, seed=seed))
+    explainer = make_explainer("cosinelime", blackbox(), background=data, seed=0, n_samples=64)
+    e = explainer.explain(pd.DataFrame(data[:2], columns=NAMES))
+    assert e.method == "CosineLIME" and e.mean.shape == (2, D) and e.n_queries == 128
+    assert e.uncertainty == "posterior" and e.feature_names == NAMES
+    np.testing.assert_array_equal(e[0].mean, explainer.explain(data[0]).mean)
