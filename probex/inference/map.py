@@ -76,16 +76,18 @@ class MAPRunner:
     def method(self) -> str:
         return "laplace" if self.laplace else "map"
 
-    def run(self, model, *args, init_values: dict | None = None, **kwargs) -> PosteriorDraws:
+    def run(self, model, *args, seed: int | None = None, init_values: dict | None = None,
+            **kwargs) -> PosteriorDraws:
         """Optimise the log joint of ``model(*args, **kwargs)``; draws of latent and
         deterministic sites, shape (1, 1, ...) for the mode, (1, num_draws, ...) for
-        the Laplace approximation."""
+        the Laplace approximation. ``seed`` overrides the constructor's for this run."""
+        seed = self.seed if seed is None else int(seed)
         latent, deterministic, nesting = latent_and_deterministic_sites(model, *args, **kwargs)
         if not latent:
             raise ValueError("the model has no latent sites to estimate")
         start = time.perf_counter()
         store = pyro.get_param_store()
-        with store.scope(), seeded(self.seed, self.device):
+        with store.scope(), seeded(seed, self.device):
             init = init_to_value(values=init_values or {},
                                  fallback=init_to_median(num_samples=15))
             guide = AutoLaplaceApproximation(model, init_loc_fn=init)

@@ -94,13 +94,16 @@ class SVIRunner:
             return spec(model, init_loc_fn=init)
         return spec
 
-    def run(self, model, *args, init_values: dict | None = None, **kwargs) -> PosteriorDraws:
-        """Fit the guide to ``model(*args, **kwargs)`` and draw from it."""
+    def run(self, model, *args, seed: int | None = None, init_values: dict | None = None,
+            **kwargs) -> PosteriorDraws:
+        """Fit the guide to ``model(*args, **kwargs)`` and draw from it (``seed``
+        overrides the constructor's for this run)."""
+        seed = self.seed if seed is None else int(seed)
         latent, deterministic, nesting = latent_and_deterministic_sites(model, *args, **kwargs)
         lrd = self.final_lr_fraction ** (1.0 / self.num_steps)
         store = pyro.get_param_store()
         start = time.perf_counter()
-        with store.scope(), seeded(self.seed, self.device), warnings.catch_warnings():
+        with store.scope(), seeded(seed, self.device), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated",
                                     category=DeprecationWarning)
             guide = self._build_guide(model, init_values)
