@@ -92,7 +92,9 @@ class NUTSRunner:
             and keeps the compiled sampler in this runner for the next run of the same
             shape; each instance of a batch is its own chains with its own adaptation.
             ``init_mass``, ``curvature_probes``, ``jit`` and ``progress`` concern Pyro.
-        instances_per_call: NumPyro: most instances vmapped in one compiled call.
+        instances_per_call: NumPyro: most instances vmapped in one compiled call
+            (``None``: 8 on a CPU, where lock step and memory traffic grow past that,
+            1024 on a GPU; see :mod:`probex.inference.numpyro_backend`).
 
     Sampler statistics (``sample_stats``, (chain, draw) each; NumPyro's carry a trailing
     instance axis): ``diverging``, ``energy`` (the Hamiltonian: NumPyro's at the
@@ -109,13 +111,13 @@ class NUTSRunner:
                  dense_mass: bool = False, init_mass: str = "curvature",
                  curvature_probes: int = 16, jit: bool = True, progress: bool | None = None,
                  seed: int = 0, device=None, backend: str = "auto",
-                 instances_per_call: int = 64):
+                 instances_per_call: int | None = None):
         if num_samples < 1 or num_warmup < 0 or num_chains < 1:
             raise ValueError("num_samples and num_chains must be positive, num_warmup >= 0")
         check_choice("init_mass", init_mass, ("curvature", "identity"))
         check_choice("backend", backend, _BACKENDS)
-        if int(instances_per_call) < 1:
-            raise ValueError("instances_per_call must be a positive integer")
+        if instances_per_call is not None and int(instances_per_call) < 1:
+            raise ValueError("instances_per_call must be a positive integer or None")
         if int(curvature_probes) < 1:
             raise ValueError("curvature_probes must be a positive integer")
         if not 0 < target_accept_prob < 1:
@@ -133,7 +135,8 @@ class NUTSRunner:
         self.seed = int(seed)
         self.device = device
         self.backend = backend
-        self.instances_per_call = int(instances_per_call)
+        self.instances_per_call = (None if instances_per_call is None
+                                   else int(instances_per_call))
         self._compiled = None  # NumPyro's compiled samplers, made on first use
 
     def run(self, model, *args, seed: int | None = None, init_values: dict | None = None,
@@ -157,6 +160,11 @@ class NUTSRunner:
         if program is not None:
             return self._run_numpyro(program, seed, init_values)
         return self._run_pyro(model, args, kwargs, seed, init_values)
+
+    def __getstate__(self) -> dict:
+        """Pickled without its compiled samplers (a copy in another process compiles
+        its own on first use)."""
+        return {**self.__dict__, "_compiled": None}
 
     @property
     def n_compilations(self) -> int:

@@ -258,3 +258,19 @@ def test_pyro_and_numpyro_agree_on_the_same_statistics(prior):
         exact = exact_posterior(data)
         for mean, sd in ((mean_p, sd_p), (mean_n, sd_n)):
             assert_same_posterior(mean, sd, exact.mean.numpy(), exact.marginal_sd.numpy())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prior", [px.priors.StudentT(3.0, 0.3), px.priors.Normal(0.5)],
+                         ids=lambda p: p.name)
+def test_collapsed_and_joint_models_give_the_same_posterior(prior):
+    """Two parametrisations of one posterior: coefficients sampled, or integrated out and
+    drawn from their Gaussian conditional (the Student-t's scale mixture)."""
+    stats = SufficientStatistics.of(surrogate_data(1, seed=3))
+    runner = NUTSRunner(backend="numpyro", seed=0, **SLOW_DRAWS)
+    joint = sample_surrogate(stats, prior, runner, marginalize=False)
+    collapsed = sample_surrogate(stats, prior, runner, marginalize=True)
+    assert not joint.info["marginalized"] and collapsed.info["marginalized"]
+    (mean_j, sd_j), (mean_c, sd_c) = moments(joint), moments(collapsed)
+    assert_same_posterior(mean_c, sd_c, mean_j, sd_j)
+    assert max(r_hat(joint), r_hat(collapsed)) < 1.01
