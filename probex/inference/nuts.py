@@ -242,9 +242,9 @@ class NUTSRunner:
                 for step in range(self.num_warmup + n):
                     n_div = len(kernel._divergences)
                     calls = counter.calls
+                    # U(z_{t-1}) as the kernel cached it; never evaluated here, since
+                    # an extra call of the JIT-compiled potential changes its floats
                     potential_before = kernel._fetch_from_cache()[1]
-                    if potential_before is None:
-                        potential_before = counter.fn(params)
                     momentum.unscaled = None
                     params = kernel.sample(params)
                     bar.update()
@@ -262,7 +262,8 @@ class NUTSRunner:
                     previous_mean_accept = mean_accept
                     potential = kernel._fetch_from_cache()[1]
                     stats["lp"][i] = -float(potential) if potential is not None else np.nan
-                    stats["energy"][i] = float(potential_before) + momentum.kinetic_energy()
+                    stats["energy"][i] = (np.nan if potential_before is None else
+                                          float(potential_before) + momentum.kinetic_energy())
                     for name, value in params.items():
                         constrained = kernel.transforms[name].inv(value) if (
                             name in kernel.transforms) else value
