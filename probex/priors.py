@@ -22,8 +22,12 @@ __all__ = [
     "NormalInverseGamma",
     "Laplace",
     "Horseshoe",
+    "StudentT",
+    "Normal",
     "CustomPrior",
+    "NumPyroPrior",
     "as_prior",
+    "is_numpyro_distribution",
     "inverse_gamma_noise",
     "cast_distribution",
 ]
@@ -212,6 +216,69 @@ class Horseshoe(Prior):
                 f"slab_df={self.slab_df})")
 
 
+class StudentT(Prior):
+    """Independent Student-t coefficients, phi_j ~ t_df(0, scale): tails heavier than a
+    normal's and lighter than the horseshoe's.
+
+    A scale mixture of normals: s_j^2 ~ InvGamma(df / 2, df scale^2 / 2) (site
+    ``"coefficient_variance"``, (..., B, d)) and phi_j | s_j ~ N(0, s_j^2), so the
+    surrogate can integrate the coefficients out.
+    """
+
+    scale_mixture = True
+    name = "student_t"
+
+    def __init__(self, df: float = 3.0, scale: float = 0.1,
+                 noise: dist.Distribution | None = None):
+        super().__init__(noise)
+        if df <= 0 or scale <= 0:
+            raise ValueError("df and scale must be positive")
+        self.df = float(df)
+        self.scale = float(scale)
+
+    def sample_coefficient_scales(self, n_features, noise_scale):
+        one = noise_scale.new_ones(())
+        mixing = dist.InverseGamma(one * self.df / 2, one * self.df * self.scale**2 / 2)
+        variance = pyro.sample("coefficient_variance",
+                               mixing.expand(noise_scale.shape + (n_features,)).to_event(1))
+        return variance.sqrt()
+
+    def sample_coefficients(self, n_features, noise_scale):
+        zero = noise_scale.new_zeros(())
+        base = dist.StudentT(zero + self.df, zero, zero + self.scale)
+        return pyro.sample("attribution",
+                           base.expand(noise_scale.shape + (n_features,)).to_event(1))
+
+    def __repr__(self):
+        return f"StudentT(df={self.df}, scale={self.scale})"
+
+
+class Normal(Prior):
+    """Independent N(0, scale^2) coefficients with ``scale`` in output units, whatever the
+    noise (unlike :class:`NormalInverseGamma`, whose scale is in units of sigma): not
+    conjugate, but a (degenerate) scale mixture, so the coefficients integrate out."""
+
+    scale_mixture = True
+    name = "normal"
+
+    def __init__(self, scale: float = 1.0, noise: dist.Distribution | None = None):
+        super().__init__(noise)
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        self.scale = float(scale)
+
+    def sample_coefficient_scales(self, n_features, noise_scale):
+        return noise_scale.new_full(noise_scale.shape + (n_features,), self.scale)
+
+    def sample_coefficients(self, n_features, noise_scale):
+        base = dist.Normal(noise_scale.new_zeros(()), noise_scale.new_tensor(self.scale))
+        return pyro.sample("attribution",
+                           base.expand(noise_scale.shape + (n_features,)).to_event(1))
+
+    def __repr__(self):
+        return f"Normal(scale={self.scale})"
+
+
 class CustomPrior(Prior):
     """Any Pyro distribution for the coefficients (and optionally for sigma).
 
@@ -246,21 +313,60 @@ class CustomPrior(Prior):
         return f"CustomPrior({self.coefficients!r})"
 
 
+class NumPyroPrior(Prior):
+    """A NumPyro distribution for the coefficients (and optionally for sigma): sampled by
+    the NumPyro backend only (``NUTSRunner(backend="auto" | "numpyro")``).
+
+    ``coefficients`` may be univariate (applied independently to each coefficient) or
+    have event shape (d,); ``noise``, if given, is the distribution of sigma.
+    """
+
+    name = "numpyro"
+
+    def __init__(self, coefficients, noise=None):
+        if not is_numpyro_distribution(coefficients):
+            raise TypeError("coefficients must be a numpyro.distributions.Distribution")
+        if noise is not None and not is_numpyro_distribution(noise):
+            raise TypeError("noise must be a numpyro.distributions.Distribution or None")
+        super().__init__(noise)
+        self.coefficients = coefficients
+
+    def noise_distribution(self, like):
+        raise TypeError(f"{self!r} holds NumPyro distributions, which only the NumPyro "
+                        "backend samples: use NUTSRunner(backend='numpyro')")
+
+    sample_coefficients = noise_distribution
+
+    def __repr__(self):
+        return f"NumPyroPrior({self.coefficients!r})"
+
+
+def is_numpyro_distribution(value) -> bool:
+    """Whether ``value`` is a NumPyro distribution (checked without importing NumPyro)."""
+    return any(cls.__module__.startswith("numpyro.distributions")
+               and cls.__name__ == "Distribution" for cls in type(value).__mro__)
+
+
 def as_prior(prior) -> Prior:
-    """``None`` -> the conjugate default; a Pyro distribution -> :class:`CustomPrior`."""
+    """``None`` -> the conjugate default; a Pyro distribution -> :class:`CustomPrior`; a
+    NumPyro distribution -> :class:`NumPyroPrior`."""
     if prior is None:
         return NormalInverseGamma()
     if isinstance(prior, Prior):
         return prior
     if isinstance(prior, dist.Distribution):
         return CustomPrior(prior)
+    if is_numpyro_distribution(prior):
+        return NumPyroPrior(prior)
     if isinstance(prior, str):
         named = {"nig": NormalInverseGamma, "normal_inverse_gamma": NormalInverseGamma,
-                 "laplace": Laplace, "horseshoe": Horseshoe}
+                 "laplace": Laplace, "horseshoe": Horseshoe, "student_t": StudentT,
+                 "normal": Normal}
         if prior not in named:
             raise ValueError(f"unknown prior={prior!r}; expected one of {sorted(named)}")
         return named[prior]()
     raise TypeError(
-        f"prior must be None, a probex.priors.Prior, a pyro distribution or a name; got "
+        f"prior must be None, a probex.priors.Prior, a Pyro or NumPyro distribution or a "
+        f"name; got "
         f"{type(prior).__name__}"
     )

@@ -1,3 +1,4 @@
+import numpy as np
 import pyro
 import pyro.distributions as dist
 import pytest
@@ -8,7 +9,10 @@ from probex.priors import (
     CustomPrior,
     Horseshoe,
     Laplace,
+    Normal,
     NormalInverseGamma,
+    NumPyroPrior,
+    StudentT,
     as_prior,
     cast_distribution,
 )
@@ -26,8 +30,8 @@ def _trace(prior, batch=2, d=4):
 
 
 @pytest.mark.parametrize("prior", [NormalInverseGamma(), Laplace(0.1), Horseshoe(0.1),
-                                   Horseshoe(0.1, slab_scale=None),
-                                   CustomPrior(dist.StudentT(3.0, 0.0, 0.2))])
+                                   Horseshoe(0.1, slab_scale=None), StudentT(3.0, 0.2),
+                                   Normal(0.5), CustomPrior(dist.StudentT(3.0, 0.0, 0.2))])
 def test_every_prior_exposes_attribution_with_batch_and_feature_shape(prior):
     trace = _trace(prior)
     value = trace.nodes["attribution"]["value"]
@@ -80,3 +84,37 @@ def test_as_prior_and_errors():
         Laplace(scale=-1.0)
     with pytest.raises(ValueError, match=r"event shape \(3,\), expected \(\) or \(4,\)"):
         _trace(CustomPrior(dist.Normal(torch.zeros(3), 1.0).to_event(1)))
+
+
+@pytest.mark.parametrize("prior", [StudentT(3.0, 0.2), Normal(0.5)], ids=lambda p: p.name)
+def test_scale_mixture_priors_give_their_marginal_through_the_scales(prior):
+    """s_j from sample_coefficient_scales times N(0, 1) has the prior's marginal law
+    (Student-t: quantiles of 40,000 draws within Monte Carlo error of scipy's)."""
+    from scipy import stats
+
+    like = torch.zeros(40_000, dtype=torch.float64)
+    with poutine.trace(), pyro.plate("instances", like.shape[0], dim=-1):
+        scales = prior.sample_coefficient_scales(1, like)[:, 0]
+    draws = (scales * torch.randn(like.shape, generator=torch.Generator().manual_seed(1),
+                                  dtype=torch.float64)).numpy()
+    law = (stats.t(prior.df, scale=prior.scale) if isinstance(prior, StudentT)
+           else stats.norm(scale=prior.scale))
+    for q in (0.1, 0.25, 0.5, 0.75, 0.9):
+        # sd of an empirical quantile: sqrt(q (1 - q) / n) / density at the quantile
+        se = np.sqrt(q * (1 - q) / like.shape[0]) / law.pdf(law.ppf(q))
+        assert abs(np.quantile(draws, q) - law.ppf(q)) < 5 * se
+
+
+def test_named_and_numpyro_priors():
+    import numpyro.distributions as nd
+
+    assert isinstance(as_prior("student_t"), StudentT) and as_prior("student_t").scale_mixture
+    assert isinstance(as_prior("normal"), Normal) and not as_prior("normal").conjugate
+    prior = as_prior(nd.Laplace(0.0, 0.1))
+    assert isinstance(prior, NumPyroPrior) and not prior.scale_mixture
+    with pytest.raises(TypeError, match="only the NumPyro backend"):
+        _trace(prior)
+    with pytest.raises(TypeError, match="numpyro.distributions.Distribution"):
+        NumPyroPrior(dist.Laplace(0.0, 0.1))
+    with pytest.raises(ValueError, match="df and scale must be positive"):
+        StudentT(df=0.0)

@@ -110,7 +110,7 @@ def _site_checks(name: str, values: np.ndarray, n_chains: int) -> tuple[list, di
 
 
 def _bfmi(energy: np.ndarray) -> np.ndarray:
-    """E-BFMI of each chain from its energies (chain, draw)."""
+    """E-BFMI of each chain (and instance) from energies (chain, draw, k) -> (chain, k)."""
     diffs = np.diff(energy, axis=1)
     return (diffs**2).mean(1) / np.maximum(energy.var(1), 1e-300)
 
@@ -128,21 +128,26 @@ def diagnose(draws: PosteriorDraws, sites: list[str] | None = None) -> Verdict:
         return verdict
     verdict = Verdict(method)
     stats = draws.sample_stats
+    shape = (draws.n_chains, draws.n_draws, -1)  # NumPyro's stats carry an instance axis
     if "diverging" in stats:
-        diverging = np.asarray(stats["diverging"], dtype=bool)
+        diverging = np.asarray(stats["diverging"], dtype=bool).reshape(shape)
         n_div = int(diverging.sum())
         verdict.figures["n_divergent"] = n_div
         if n_div:
-            per_chain = ", ".join(str(int(c)) for c in diverging.sum(1))
+            per_chain = ", ".join(str(int(c)) for c in diverging.sum((1, 2)))
+            where = ""
+            if diverging.shape[2] > 1:
+                rows = np.flatnonzero(diverging.any((0, 1)))
+                where = f"; instances {', '.join(map(str, rows[:8]))}"
             verdict.problems.append(f"{n_div} of {diverging.size} draws diverged (per chain: "
-                                    f"{per_chain})")
+                                    f"{per_chain}{where})")
     if "energy" in stats:
-        bfmi = _bfmi(np.asarray(stats["energy"], dtype=float).reshape(
-            draws.n_chains, draws.n_draws, -1).sum(-1))
+        bfmi = _bfmi(np.asarray(stats["energy"], dtype=float).reshape(shape))  # (chain, k)
         verdict.figures["min_bfmi"] = float(bfmi.min())
         if bfmi.min() < BFMI_MIN:
-            verdict.problems.append(f"E-BFMI {bfmi.min():.2f} < {BFMI_MIN} in chain "
-                                    f"{int(bfmi.argmin())}")
+            chain, instance = np.unravel_index(int(bfmi.argmin()), bfmi.shape)
+            which = f"chain {chain}" + (f", instance {instance}" if bfmi.shape[1] > 1 else "")
+            verdict.problems.append(f"E-BFMI {bfmi.min():.2f} < {BFMI_MIN} in {which}")
     for name in sites or list(draws.posterior):
         problems, figures = _site_checks(name, np.asarray(draws.posterior[name], dtype=float),
                                          draws.n_chains)

@@ -19,12 +19,16 @@ class PosteriorDraws:
             ``step_size``, ``tree_depth``, ``n_steps``, ``acceptance_rate``, ``lp``.
         method: ``"exact"``, ``"svi"`` or ``"nuts"``.
         info: anything else worth keeping (loss trace, timings, settings).
+        sample_stats_dims: names of the dimensions of a statistic after (chain, draw),
+            e.g. ``{"energy": ["instance"]}`` when every instance is its own chain (the
+            NumPyro backend); absent: one value per (chain, draw).
     """
 
     posterior: dict[str, np.ndarray]
     method: str
     sample_stats: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    sample_stats_dims: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def n_chains(self) -> int:

@@ -21,10 +21,12 @@ def to_inference_data(draws: PosteriorDraws, *, observed_data: dict | None = Non
     """Wrap draws (chain, draw, ...) and data into an InferenceData.
 
     ``coords`` and ``dims`` name the non-sample dimensions (e.g. ``{"feature": names}``,
-    ``{"attribution": ["feature"]}``); ``attrs`` are stored on every group (booleans as
+    ``{"attribution": ["feature"]}``; the draws' ``sample_stats_dims`` are added);
+    ``attrs`` are stored on every group (booleans as
     0/1, ``None`` as ``"none"``, anything else not numeric as its string).
     """
     attrs = netcdf_attrs({"inference": draws.method, **(attrs or {})})
+    dims = {**draws.sample_stats_dims, **(dims or {})}
     idata = az.from_dict(
         posterior={k: np.asarray(v) for k, v in draws.posterior.items()},
         sample_stats={k: np.asarray(v) for k, v in draws.sample_stats.items()} or None,

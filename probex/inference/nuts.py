@@ -25,6 +25,8 @@ from probex.inference.sites import deterministic_sites_at, latent_and_determinis
 
 __all__ = ["NUTSRunner", "hessian_diagonal"]
 
+_BACKENDS = ("auto", "pyro", "numpyro")
+
 
 class _CountingPotential:
     """Wraps a potential function and counts its evaluations (= leapfrog steps)."""
@@ -36,6 +38,27 @@ class _CountingPotential:
     def __call__(self, *args, **kwargs):
         self.calls += 1
         return self.fn(*args, **kwargs)
+
+
+class _MomentumRecorder:
+    """Wraps a kernel's momentum sampler and keeps the first momentum of a transition."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.unscaled = None
+
+    def __call__(self, *args, **kwargs):
+        r, r_unscaled = self.fn(*args, **kwargs)
+        if self.unscaled is None:
+            self.unscaled = r_unscaled
+        return r, r_unscaled
+
+    def kinetic_energy(self) -> float:
+        """1/2 r^T M^{-1} r of the recorded momentum (Pyro's ``_kinetic_energy``); NaN
+        when the transition drew none (a model without latent sites)."""
+        if self.unscaled is None:
+            return float("nan")
+        return 0.5 * sum(float(v.dot(v)) for v in self.unscaled.values())
 
 
 class NUTSRunner:
@@ -63,8 +86,26 @@ class NUTSRunner:
             per explanation on the demo row); the runner drops it after the run, unless
             that unit held other functions before (yours), which it never touches.
         progress: show a progress bar (``None``: only on a terminal).
-        seed: chain c uses seed ``seed + 1000 * c``.
+        seed: chain c uses seed ``seed + 1000 * c`` (Pyro); NumPyro's chain c of instance
+            i uses the key ``fold_in(fold_in(PRNGKey(seed), i), c)``. ``run(seed=...)``
+            overrides it for one run.
         device: device of the model's tensors (for seeding CUDA).
+        backend: ``"auto"`` (NumPyro for the models that have a NumPyro twin, Pyro for
+            the rest), ``"pyro"`` or ``"numpyro"`` (an error for a model without twin).
+            NumPyro compiles the whole run once per shape, prior family and settings
+            and keeps the compiled sampler in this runner for the next run of the same
+            shape; each instance of a batch is its own chains with its own adaptation.
+            ``init_mass``, ``curvature_probes``, ``jit`` and ``progress`` concern Pyro.
+        instances_per_call: NumPyro: most instances vmapped in one compiled call
+            (``None``: 8 on a CPU, where lock step and memory traffic grow past that,
+            1024 on a GPU; see :mod:`probex.inference.numpyro_backend`).
+
+    Sampler statistics (``sample_stats``, (chain, draw) each; NumPyro's carry a trailing
+    instance axis): ``diverging``, ``energy`` (the Hamiltonian: NumPyro's at the
+    selected point; Pyro keeps no momentum of the selected point, so its energy is
+    H(z_{t-1}, r_t) at the start of transition t, equal to Stan's energy up to the
+    integrator's error), ``tree_depth``, ``n_steps``, ``step_size``, ``acceptance_rate``,
+    ``lp`` (minus the potential energy, Jacobians included).
     """
 
     method = "nuts"
@@ -73,10 +114,14 @@ class NUTSRunner:
                  target_accept_prob: float = 0.8, max_tree_depth: int = 10,
                  dense_mass: bool = False, init_mass: str = "curvature",
                  curvature_probes: int = 16, jit: bool = True, progress: bool | None = None,
-                 seed: int = 0, device=None):
+                 seed: int = 0, device=None, backend: str = "auto",
+                 instances_per_call: int | None = None):
         if num_samples < 1 or num_warmup < 0 or num_chains < 1:
             raise ValueError("num_samples and num_chains must be positive, num_warmup >= 0")
         check_choice("init_mass", init_mass, ("curvature", "identity"))
+        check_choice("backend", backend, _BACKENDS)
+        if instances_per_call is not None and int(instances_per_call) < 1:
+            raise ValueError("instances_per_call must be a positive integer or None")
         if int(curvature_probes) < 1:
             raise ValueError("curvature_probes must be a positive integer")
         if not 0 < target_accept_prob < 1:
@@ -93,21 +138,61 @@ class NUTSRunner:
         self.progress = progress
         self.seed = int(seed)
         self.device = device
+        self.backend = backend
+        self.instances_per_call = (None if instances_per_call is None
+                                   else int(instances_per_call))
+        self._compiled = None  # NumPyro's compiled samplers, made on first use
 
-    def run(self, model, *args, init_values: dict | None = None, seed: int | None = None,
+    def run(self, model, *args, seed: int | None = None, init_values: dict | None = None,
             **kwargs) -> PosteriorDraws:
         """Sample ``model(*args, **kwargs)``; draws of latent and deterministic sites.
-        ``seed`` overrides the runner's own (explainers pass theirs)."""
+
+        ``seed`` overrides the constructor's seed for this run. ``info["backend"]``
+        says which backend sampled.
+        """
         seed = self.seed if seed is None else int(seed)
+        program = None
+        if self.backend != "pyro":
+            from probex.inference.backends import numpyro_program
+
+            program = numpyro_program(model, args, kwargs)
+            if program is None and self.backend == "numpyro":
+                raise ValueError(
+                    "backend='numpyro' samples the surrogate and temperature models with a "
+                    "built-in prior or a NumPyro distribution; this model has no NumPyro "
+                    "twin: use backend='pyro' or 'auto'")
+        if program is not None:
+            return self._run_numpyro(program, seed, init_values)
         with seeded(seed, self.device):  # alone among Pyro work; the caller's RNG untouched
             empty_before = self.jit and _compiled_functions() == 0
             try:
-                return self._run(model, args, kwargs, init_values, seed)
+                return self._run_pyro(model, args, kwargs, seed, init_values)
             finally:
                 if empty_before:
                     _drop_compiled_functions()
 
-    def _run(self, model, args, kwargs, init_values, seed) -> PosteriorDraws:
+    def __getstate__(self) -> dict:
+        """Pickled without its compiled samplers (a copy in another process compiles
+        its own on first use)."""
+        return {**self.__dict__, "_compiled": None}
+
+    @property
+    def n_compilations(self) -> int:
+        """How many times NumPyro traced (and so compiled) a sampler in this runner."""
+        return 0 if self._compiled is None else self._compiled.n_traces
+
+    def _run_numpyro(self, program, seed: int, init_values) -> PosteriorDraws:
+        from probex.inference.numpyro_backend import CompiledNUTS, NUTSSettings
+
+        if (self._compiled is None
+                or self._compiled.instances_per_call != self.instances_per_call):
+            self._compiled = CompiledNUTS(self.instances_per_call)
+        settings = NUTSSettings(self.num_samples, self.num_warmup, self.num_chains,
+                                self.target_accept_prob, self.max_tree_depth,
+                                self.dense_mass)
+        return self._compiled.sample(program, settings, seed, init_values)
+
+    def _run_pyro(self, model, args, kwargs, seed: int, init_values) -> PosteriorDraws:
         latent, deterministic, _ = latent_and_deterministic_sites(model, *args, **kwargs)
         start = time.perf_counter()
         chains = [self._run_chain(model, args, kwargs, chain, init_values, seed)
@@ -126,7 +211,8 @@ class NUTSRunner:
                                                 *value.shape[1:])
         return PosteriorDraws(
             posterior=posterior, method=self.method, sample_stats=stats,
-            info={"sampling_seconds": seconds, "num_warmup": self.num_warmup,
+            info={"backend": "pyro", "sampling_seconds": seconds,
+                  "num_warmup": self.num_warmup,
                   "warmup_gradients": warmup_gradients,
                   "target_accept_prob": self.target_accept_prob},
         )
@@ -145,6 +231,7 @@ class NUTSRunner:
             "tree_depth": np.zeros(n, dtype=np.int64),
             "acceptance_rate": np.zeros(n),
             "lp": np.zeros(n),
+            "energy": np.zeros(n),
         }
         with seeded(seed + 1000 * chain, self.device), warnings.catch_warnings():
             # Pyro's JIT uses torch.jit.trace, which torch >= 2.9 flags as deprecated
@@ -155,6 +242,8 @@ class NUTSRunner:
                 self._start_from_curvature(kernel, chain, seed)
             counter = _CountingPotential(kernel.potential_fn)
             kernel.potential_fn = counter
+            momentum = _MomentumRecorder(kernel._sample_r)
+            kernel._sample_r = momentum
             params = kernel.initial_params
             warmup_gradients = 0
             desc = f"NUTS chain {chain + 1}/{self.num_chains}"
@@ -163,6 +252,10 @@ class NUTSRunner:
                 for step in range(self.num_warmup + n):
                     n_div = len(kernel._divergences)
                     calls = counter.calls
+                    # U(z_{t-1}) as the kernel cached it; never evaluated here, since
+                    # an extra call of the JIT-compiled potential changes its floats
+                    potential_before = kernel._fetch_from_cache()[1]
+                    momentum.unscaled = None
                     params = kernel.sample(params)
                     bar.update()
                     i = step - self.num_warmup
@@ -179,6 +272,8 @@ class NUTSRunner:
                     previous_mean_accept = mean_accept
                     potential = kernel._fetch_from_cache()[1]
                     stats["lp"][i] = -float(potential) if potential is not None else np.nan
+                    stats["energy"][i] = (np.nan if potential_before is None else
+                                          float(potential_before) + momentum.kinetic_energy())
                     for name, value in params.items():
                         constrained = kernel.transforms[name].inv(value) if (
                             name in kernel.transforms) else value

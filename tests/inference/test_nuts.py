@@ -4,11 +4,14 @@ import pytest
 from probex.inference import NUTSRunner
 
 
-@pytest.fixture(scope="module")
-def nuts_draws(breast_cancer_surrogate):
+@pytest.fixture(scope="module", params=["pyro", "numpyro"])
+def nuts_draws(breast_cancer_surrogate, request):
     model, exact, init = breast_cancer_surrogate
-    runner = NUTSRunner(num_samples=500, num_warmup=400, num_chains=2, seed=0)
-    return runner.run(model, init_values=init), exact
+    runner = NUTSRunner(num_samples=500, num_warmup=400, num_chains=2, seed=0,
+                        backend=request.param)
+    draws = runner.run(model, init_values=init)
+    assert draws.info["backend"] == request.param
+    return draws, exact
 
 
 def test_nuts_agrees_with_the_exact_posterior(nuts_draws):
@@ -26,8 +29,11 @@ def test_nuts_records_sampler_statistics(nuts_draws):
     draws, _ = nuts_draws
     stats = draws.sample_stats
     assert set(stats) >= {"diverging", "step_size", "tree_depth", "n_steps", "acceptance_rate",
-                          "lp"}
-    assert stats["diverging"].shape == (2, 500) and not stats["diverging"].any()
+                          "lp", "energy"}
+    # NumPyro: every instance is its own chain, so its statistics carry the instance axis
+    shape = (2, 500) if draws.info["backend"] == "pyro" else (2, 500, 1)
+    assert all(value.shape == shape for value in stats.values())
+    assert not stats["diverging"].any()
     assert np.all(stats["n_steps"] >= 1) and np.all(stats["n_steps"] <= 2 ** 10)
     assert np.all(2 ** stats["tree_depth"] >= stats["n_steps"] + 1)
     # adapted to target_accept_prob = 0.8: mean acceptance within [0.6, 0.99]
@@ -35,16 +41,23 @@ def test_nuts_records_sampler_statistics(nuts_draws):
     acceptance = stats["acceptance_rate"]
     assert np.all(acceptance >= -1e-9) and np.all(acceptance <= 1 + 1e-9)
     assert np.isfinite(stats["lp"]).all()
+    # the Hamiltonian is the potential (-lp) plus a kinetic energy >= 0
+    assert np.isfinite(stats["energy"]).all()
+    if draws.info["backend"] == "numpyro":
+        assert np.all(stats["energy"] + stats["lp"] >= 0)
 
 
-def test_nuts_is_reproducible(breast_cancer_surrogate, nuts_draws):
+def test_nuts_is_reproducible(breast_cancer_surrogate):
+    """Pyro's seeds (NumPyro's: tests/inference/test_numpyro_backend.py)."""
     model, _, init = breast_cancer_surrogate
-    small = NUTSRunner(num_samples=20, num_warmup=20, num_chains=1, seed=5)
+    backend = "pyro"
+    small = NUTSRunner(num_samples=20, num_warmup=20, num_chains=1, seed=5, backend=backend)
     a = small.run(model, init_values=init).posterior["attribution"]
     b = small.run(model, init_values=init).posterior["attribution"]
-    c = NUTSRunner(num_samples=20, num_warmup=20, num_chains=1, seed=6).run(
+    c = small.run(model, init_values=init, seed=6).posterior["attribution"]
+    d = NUTSRunner(num_samples=20, num_warmup=20, num_chains=1, seed=6, backend=backend).run(
         model, init_values=init).posterior["attribution"]
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(a, b) and not np.array_equal(a, c) and np.array_equal(c, d)
 
 
 def test_runner_rejects_bad_settings():
@@ -88,6 +101,7 @@ def test_curvature_start_needs_fewer_warmup_gradients_than_identity(breast_cance
     model, _, init = breast_cancer_surrogate
     counts = {}
     for start in ("curvature", "identity"):
-        runner = NUTSRunner(num_samples=1, num_warmup=60, num_chains=1, init_mass=start, seed=0)
+        runner = NUTSRunner(num_samples=1, num_warmup=60, num_chains=1, init_mass=start, seed=0,
+                            backend="pyro")
         counts[start] = int(runner.run(model, init_values=init).info["warmup_gradients"][0])
     assert counts["curvature"] < counts["identity"]
