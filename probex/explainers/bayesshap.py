@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from probex._threads import single_intra_op_thread
 from probex.explainers._surrogate import keep_perturbations
 from probex.explainers.bayeslime import BayesLIME
 from probex.explanation import Explanation
@@ -76,7 +77,8 @@ class BayesSHAP(BayesLIME):
         levels = 1.0 - design.z.mean(-1)
         y = self.bb(inputs.reshape(-1, X.shape[1]), level=levels.reshape(-1),
                     target=targets.repeat_interleave(design.n_rows)).reshape(X.shape[0], -1)
-        posterior = shapley_posterior(design, y.cpu())
+        with single_intra_op_thread():
+            posterior = shapley_posterior(design, y.cpu())
         keep = keep_perturbations(design.z.shape) if self.keep_data is None else self.keep_data
         return _package(posterior, design if keep else None, y.cpu() if keep else None, X,
                         levels, streams, self.bb.feature_names, self.n_draws, self.n_chains,

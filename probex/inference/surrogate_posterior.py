@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from probex._threads import single_intra_op_thread
 from probex.inference.diagnostics import Verdict, diagnose, warn
 from probex.inference.draws import PosteriorDraws
 from probex.inference.exact import NormalInverseGammaPosterior
@@ -91,6 +92,12 @@ def exact_draws(data: CentredSummary, conjugate: NormalInverseGammaPosterior, se
                 n_draws: int, n_chains: int) -> PosteriorDraws:
     """iid draws of (phi, sigma, intercept) from the conjugate posterior, instance i from
     seed ``seeds[i]``: arrays (n_chains, n_draws, B, ...)."""
+    with single_intra_op_thread():
+        return _exact_draws(data, conjugate, seeds, n_draws, n_chains)
+
+
+def _exact_draws(data: CentredSummary, conjugate: NormalInverseGammaPosterior, seeds,
+                 n_draws: int, n_chains: int) -> PosteriorDraws:
     parts: dict[str, list] = {"attribution": [], "noise_scale": [], "intercept": []}
     for i, seed in enumerate(np.asarray(seeds).reshape(-1)):
         one = _instance(conjugate, i)
@@ -143,6 +150,16 @@ class CentredSummary:
 def fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior: Prior,
                   inference, seeds, n_draws: int = 1000, n_chains: int = 4,
                   marginalize: bool = True, seed: int = 0) -> SurrogateFit:
+    """Posterior of the surrogate for B instances (see :func:`_fit_surrogate`); its small
+    linear algebra runs on one intra-op thread (:mod:`probex._threads`)."""
+    with single_intra_op_thread():
+        return _fit_surrogate(z, y, weights, prior, inference, seeds, n_draws, n_chains,
+                              marginalize, seed)
+
+
+def _fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prior: Prior,
+                   inference, seeds, n_draws: int = 1000, n_chains: int = 4,
+                   marginalize: bool = True, seed: int = 0) -> SurrogateFit:
     """Posterior of the surrogate for B instances: z (B, n, d), y and weights (B, n).
 
     Args:
