@@ -8,8 +8,9 @@ algebra run inside :func:`single_intra_op_thread`, which sets torch's intra-op t
 1 for as long as any thread is inside such a block and restores the caller's setting when
 the last one leaves. The setting is process-wide in torch, so the bookkeeping is too: a
 counter under a lock (module-level state, because the state it manages is). Results are
-bit-identical with any thread setting (tested); black-box queries run outside these
-blocks, with all threads.
+bit-identical with any thread setting (tested). An explainer runs its whole work in such
+a block, and its black-box queries inside :func:`caller_intra_op_threads`, which gives
+the model back the caller's thread count for the duration of the call.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["single_intra_op_thread"]
+__all__ = ["single_intra_op_thread", "caller_intra_op_threads"]
 
 _LOCK = threading.Lock()
 _STATE = {"depth": 0, "saved": None}
@@ -41,3 +42,20 @@ def single_intra_op_thread():
             _STATE["depth"] -= 1
             if _STATE["depth"] == 0 and _STATE["saved"] not in (None, 1):
                 torch.set_num_threads(_STATE["saved"])
+
+
+@contextmanager
+def caller_intra_op_threads():
+    """Inside a :func:`single_intra_op_thread` block, run this block (a model call) with
+    the caller's thread setting again; elsewhere, change nothing."""
+    with _LOCK:
+        saved = _STATE["saved"] if _STATE["depth"] > 0 else None
+        if saved not in (None, 1):
+            torch.set_num_threads(saved)
+    try:
+        yield
+    finally:
+        if saved not in (None, 1):
+            with _LOCK:
+                if _STATE["depth"] > 0:
+                    torch.set_num_threads(1)

@@ -21,6 +21,7 @@ from probex._checks import (
     feature_names_or_default,
     resolve_device,
 )
+from probex._threads import caller_intra_op_threads
 
 __all__ = ["BlackBox", "QueryCounter", "as_blackbox", "check_target"]
 
@@ -317,7 +318,7 @@ class BlackBox:
         for start in range(0, X.shape[0], self.batch_size):
             batch = X[start : start + self.batch_size]
             batch_target = target[start : start + self.batch_size] if per_row else target
-            with torch.enable_grad():
+            with torch.enable_grad(), caller_intra_op_threads():
                 inputs = batch.to(device=self.device, dtype=dtype).requires_grad_(True)
                 out = self.model(inputs)
                 if not isinstance(out, torch.Tensor) or not out.requires_grad:
@@ -364,6 +365,10 @@ class BlackBox:
         return outputs
 
     def _call_model(self, batch: torch.Tensor):
+        with caller_intra_op_threads():  # the model gets the caller's threads
+            return self._model_outputs(batch)
+
+    def _model_outputs(self, batch: torch.Tensor):
         if self.kind == "torch":
             param = next(iter(self.model.parameters()), None)
             dtype = param.dtype if param is not None else torch.float32

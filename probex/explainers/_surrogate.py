@@ -16,7 +16,13 @@ import xarray as xr
 from probex._checks import check_count
 from probex._deprecation import renamed_arguments
 from probex.diagnostics import DataWarning
-from probex.explainers._base import LocalExplainer, RowStreams, as_background, warn_unmaskable
+from probex.explainers._base import (
+    LocalExplainer,
+    RowStreams,
+    as_background,
+    keep_perturbations,
+    warn_unmaskable,
+)
 from probex.explanation import Explanation
 from probex.inference.exact import NormalInverseGammaPosterior
 from probex.inference.idata import netcdf_attrs, to_inference_data
@@ -30,8 +36,7 @@ from probex.perturb import (
 )
 from probex.priors import as_prior
 
-__all__ = ["SurrogateExplainer", "surrogate_explanation", "keep_perturbations",
-           "check_finite_posterior"]
+__all__ = ["SurrogateExplainer", "surrogate_explanation", "check_finite_posterior"]
 
 _INFERENCE = ("auto", "exact", "svi", "nuts")
 
@@ -59,8 +64,7 @@ class SurrogateExplainer(LocalExplainer):
         n_samples: perturbations (= black-box queries) per instance by default.
         n_draws, n_chains: draws kept from exact posteriors (sampled iid).
         keep_data: store the perturbations and black-box answers in the explanation
-            (needed for posterior predictive checks and pointwise log-likelihoods);
-            ``None`` (default) stores them while a batch's perturbations are under 32 MB.
+            (:class:`~probex.explainers.LocalExplainer`; default: while under 32 MB).
         seed, device, progress, blackbox_options: see :class:`~probex.explainers.Explainer`.
     """
 
@@ -75,8 +79,8 @@ class SurrogateExplainer(LocalExplainer):
                  n_samples: int = 1000, n_draws: int = 1000, n_chains: int = 4,
                  keep_data: bool | None = None, seed: int = 0, device=None,
                  progress: bool | None = None, blackbox_options: dict | None = None):
-        super().__init__(model, n_samples=n_samples, seed=seed, device=device,
-                         progress=progress, blackbox_options=blackbox_options)
+        super().__init__(model, n_samples=n_samples, keep_data=keep_data, seed=seed,
+                         device=device, progress=progress, blackbox_options=blackbox_options)
         self.prior = as_prior(prior)
         background = as_background(self.bb, background)
         self.perturbation = self._make_perturbation(perturbation, background, kernel,
@@ -91,7 +95,6 @@ class SurrogateExplainer(LocalExplainer):
         self.marginalize = bool(marginalize)
         self.n_draws = check_count("n_draws", n_draws)
         self.n_chains = check_count("n_chains", n_chains)
-        self.keep_data = None if keep_data is None else bool(keep_data)
 
     def _make_perturbation(self, perturbation, background, kernel, kernel_width
                            ) -> Perturbation:
@@ -112,7 +115,7 @@ class SurrogateExplainer(LocalExplainer):
         """Perturbations, candidate pools (when the design draws them) and draws kept."""
         pool = int(options.get("pool_size") or 0) if self._uses_pool(options) else 0
         draws = self.n_draws * self.n_chains * (n_features + 2)
-        return 8 * (4 * n_samples * n_features + 4 * pool * n_features + draws)
+        return 8 * (10 * n_samples * n_features + 4 * pool * n_features + draws)
 
     def _size_description(self, n_samples: int, n_features: int, options: dict) -> str:
         pool = f", pool_size={options.get('pool_size')}" if self._uses_pool(options) else ""
@@ -169,7 +172,7 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
     check_finite_posterior(fit, feature_names)
     if keep_data is None:
         keep_data = keep_perturbations(perturbations.z.shape)
-    if not keep_data:
+    if not keep_data:  # keep neither z nor the model inputs alive in the closure
         perturbations = y = None
     meta = netcdf_attrs({"inference": fit.inference, "n_instances": n_instances, **attrs})
     trace_data = None if trace is None else xr.Dataset(
@@ -241,15 +244,6 @@ def _inference_data(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.
         observed = {"response": y.cpu().numpy()}
     return to_inference_data(draws, observed_data=observed, constant_data=constant,
                              coords=coords, dims=dims, attrs=meta)
-
-
-#: perturbations (elements of z) an explanation stores by default: 4M float64 = 32 MB
-KEEP_PERTURBATIONS_MAX = 2**22
-
-
-def keep_perturbations(shape) -> bool:
-    """Whether a batch's perturbations (shape (B, n, d)) are small enough to store."""
-    return int(np.prod(shape)) <= KEEP_PERTURBATIONS_MAX
 
 
 def check_finite_posterior(fit: SurrogateFit, feature_names: list[str]) -> None:

@@ -74,7 +74,8 @@ class BayesLIME(SurrogateExplainer):
         return super().explain(x, n_samples, target=target, **options)
 
     def _explain(self, X, targets, n_samples, streams, *, target_width=None, focused=False,
-                 initial_samples=None, batch_size=None, pool_size=10_000, prob=0.95):
+                 initial_samples=None, batch_size=None, pool_size=10_000, prob=0.95,
+                 keep_data=None):
         trace = None
         if focused or target_width is not None:
             perturbations, y, trace = self._adaptive_design(
@@ -85,7 +86,7 @@ class BayesLIME(SurrogateExplainer):
             y = self._query(perturbations, targets)
         fit = self._fit(perturbations, y, streams)
         return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
-                                     self._attrs(fit), trace, self.keep_data)
+                                     self._attrs(fit), trace, keep_data)
 
     def _is_vectorized(self, options: dict) -> bool:
         return not (options.get("focused") or options.get("target_width") is not None)

@@ -26,7 +26,6 @@ import torch
 import xarray as xr
 
 from probex._threads import single_intra_op_thread
-from probex.explainers._surrogate import keep_perturbations
 from probex.explainers.bayeslime import BayesLIME
 from probex.explanation import Explanation
 from probex.inference.draws import PosteriorDraws
@@ -79,7 +78,7 @@ class BayesSHAP(BayesLIME):
                     target=targets.repeat_interleave(design.n_rows)).reshape(X.shape[0], -1)
         with single_intra_op_thread():
             posterior = shapley_posterior(design, y.cpu())
-        keep = keep_perturbations(design.z.shape) if self.keep_data is None else self.keep_data
+        keep = options.get("keep_data", True)
         return _package(posterior, design if keep else None, y.cpu() if keep else None, X,
                         levels, streams, self.bb.feature_names, self.n_draws, self.n_chains,
                         {"kernel": "shap", "perturbation": "stratified paired coalitions",

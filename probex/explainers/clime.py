@@ -83,7 +83,7 @@ class CLIME(SurrogateExplainer):
             return None
         return isotropic_perturbation(self.bb.n_features, self.sigma)
 
-    def _explain(self, X, targets, n_samples, streams) -> Explanation:
+    def _explain(self, X, targets, n_samples, streams, keep_data=None) -> Explanation:
         """``n_samples`` perturbations per instance plus one query of f(x) (stored as
         ``prediction``); for exact inference ``mean`` is the (negligibly shrunk)
         least-squares slope."""
@@ -97,7 +97,7 @@ class CLIME(SurrogateExplainer):
                  "perturbation": "GaussianPerturbation(std=1, scale=sigma)",
                  "n_samples": n_samples}
         return surrogate_explanation(fit, perturbations, y, X, prediction,
-                                     self.bb.feature_names, attrs, keep_data=self.keep_data)
+                                     self.bb.feature_names, attrs, keep_data=keep_data)
 
 
 # ---------------------------------------------------------------------- theory

@@ -103,7 +103,7 @@ class EAGLE(SurrogateExplainer):
         return True
 
     def _explain(self, X, targets, n_samples, streams, *, target_width, batch_size, pool_size,
-                 initial_size, prob) -> Explanation:
+                 initial_size, prob, keep_data=None) -> Explanation:
         d = self.perturbation.n_features
         budget, initial = n_samples, min(n_samples, initial_size)
         generator = streams.generator(0)
@@ -141,7 +141,7 @@ class EAGLE(SurrogateExplainer):
                  "target_width": -1.0 if target_width is None else float(target_width),
                  "prob": float(prob)}
         return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
-                                     attrs, trace.columns, self.keep_data)
+                                     attrs, trace.columns, keep_data)
 
 
 class _Trace:

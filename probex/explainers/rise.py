@@ -91,7 +91,7 @@ class RISE(LocalExplainer):
     def _check_instances(self, X) -> None:
         warn_unmaskable(X, self.perturbation.baseline, self.bb.feature_names)
 
-    def _explain(self, X, targets, n_samples, streams) -> Explanation:
+    def _explain(self, X, targets, n_samples, streams, keep_data=None) -> Explanation:
         """S (B, d) in units of the class probability, its Monte Carlo standard error, and
         ``n_draws`` batch means as draws (1, n_draws, B, d). Costs B * N queries."""
         if n_samples % self.n_draws:

@@ -89,7 +89,7 @@ class SmoothGrad(LocalExplainer):
         self.n_draws = check_count("n_draws", n_draws)
         self.n_chains = check_count("n_chains", n_chains)
 
-    def _explain(self, X, targets, n_samples, streams) -> Explanation:
+    def _explain(self, X, targets, n_samples, streams, keep_data=True) -> Explanation:
         """Each instance from its own ``n_samples`` noisy gradients (n_samples + 1 queries:
         the last is f(x), stored as ``prediction``). ``mean`` is the SmoothGrad estimate,
         ``sd`` its Monte Carlo standard error, ``hdi`` the normal interval;
@@ -109,18 +109,21 @@ class SmoothGrad(LocalExplainer):
                                           _shifted(streams.generator(i)))[:, 0]
                              for i in range(B)], dim=1)
         draws = draws.reshape(self.n_chains, self.n_draws, B, d)
+        constant = {"x": X.cpu().numpy(), "prediction": prediction.numpy()}
+        observed = None
+        if keep_data:
+            constant.update(z=perturbations.z.numpy(), gradients=gradients.numpy())
+            observed = {"response": values.cpu().reshape(B, n).numpy()}
         return Explanation.from_draws(
             draws.numpy(), self.bb.feature_names, method=self.method, inference="monte_carlo",
             closed_form={"loc": mean.numpy(), "sd": standard_error.numpy(),
                          "distribution": "normal"},
-            observed_data={"response": values.cpu().reshape(B, n).numpy()},
-            constant_data={"z": perturbations.z.numpy(), "gradients": gradients.numpy(),
-                           "x": X.cpu().numpy(), "prediction": prediction.numpy()},
+            observed_data=observed, constant_data=constant,
             dims={"z": ["instance", "perturbation", "feature"],
                   "gradients": ["instance", "perturbation", "feature"],
                   "response": ["instance", "perturbation"], "x": ["instance", "feature"],
                   "prediction": ["instance"]},
-            coords={"perturbation": np.arange(n)},
+            coords={"perturbation": np.arange(n)} if keep_data else None,
             attrs={"sigma": self.sigma, "n_samples": n,
                    "output": "probability" if self.bb.task == "classification" else "value"})
 
