@@ -168,6 +168,15 @@ class Explanation:
         return str(self._attrs.get("inference", "unknown"))
 
     @property
+    def targets(self):
+        """The output each instance explains: an int for one instance, (n,) ints for a
+        batch (-1: the method explains no single output, e.g. LEX's selection)."""
+        value = np.asarray(self._attrs.get("target", -1))
+        if not self.is_batch:
+            return int(value.reshape(-1)[0])
+        return np.broadcast_to(value, (len(self),)).astype(int).copy()
+
+    @property
     def uncertainty(self) -> str:
         """What ``sd`` and ``hdi`` describe: ``"posterior"`` (surrogate methods),
         ``"monte_carlo_error"`` (SmoothGrad, RISE) or ``"selection_spread"`` (LEX, FEX);

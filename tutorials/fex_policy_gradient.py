@@ -236,7 +236,7 @@ def run_dataset(name, net, data, groups, n_classes):
         e, seconds, memory = measure(explain_rows)
         assert bb.n_queries == before, "explain() must not query the model"
         attributions = e.mean[:N_EVAL]
-        agree = float(np.mean(np.asarray(e.attrs["target"])[:N_EVAL] == targets))
+        agree = float(np.mean(e.targets[:N_EVAL] == targets))
         results[label] = score(bb, X, attributions, targets, background, groups, seconds,
                                memory, 1000, 0)
         results[label]["class_agreement"] = agree

@@ -58,7 +58,7 @@ EPOCHS = {"breast_cancer": 30, "digits": 8} if smoke_test else {"breast_cancer":
 N_CAL, N_PERT, N_EVAL_PERT = (60, 4, 4) if smoke_test else (200, 10, 20)
 # the posterior shown with credible bands: NUTS (2 chains) in the full run
 BANDS = "laplace" if smoke_test else NUTSRunner(num_samples=500, num_warmup=300, num_chains=2)
-N_EXPLAIN, N_SEEDS, N_SHAP = (3, 3, 120) if smoke_test else (10, 5, 1000)
+N_EXPLAIN, N_SEEDS, N_SHAP = (3, 3, 150) if smoke_test else (10, 5, 1000)
 N_BINS = 10
 results = {"smoke_test": smoke_test}
 start = time.perf_counter()

@@ -81,7 +81,7 @@ def test_explain_1000_rows_makes_no_queries(fitted, synthetic, tmp_path):
     assert e.n_queries == 0 and e.method == "FEX" and len(e) == 1000
     lam, targets = explainer.attributions(X)
     assert np.allclose(e.mean, lam) and np.allclose(e.sd, np.sqrt(lam * (1 - lam)))
-    assert np.array_equal(e.attrs["target"], targets) and e[5].attrs["target"] == targets[5]
+    assert np.array_equal(e.targets, targets) and e[5].targets == targets[5]
     assert e.idata.posterior["attribution"].shape == (1, 1, 1000, D)
     assert np.allclose(e[7].mean, lam[7]) and e[7].summary().shape[0] == D
     # mask draws: their mean estimates lambda (binomial standard error, 5 sigma)

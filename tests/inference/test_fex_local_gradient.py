@@ -93,7 +93,7 @@ def test_sampled_estimate_is_unbiased_within_monte_carlo_error():
 def test_black_box_queries_are_g_plus_one_per_mask():
     X = np.random.default_rng(0).normal(size=(5, G))
     bb = px.BlackBox(lambda Z: 1.0 / (1.0 + np.exp(-Z.sum(1))), n_features=G)
-    reward = MaskReward(bb, torch.zeros(G, dtype=torch.float64), FeatureGroups(None, G))
+    reward = MaskReward(bb.predict, torch.zeros(G, dtype=torch.float64), FeatureGroups(None, G))
     masks = torch.bernoulli(torch.full((3, 5, G), 0.5, dtype=torch.float64),
                             generator=torch.Generator().manual_seed(0))
     before = bb.n_queries
@@ -141,7 +141,7 @@ def test_training_with_the_local_gradient_recovers_the_relevant_units():
         return 1.0 / (1.0 + np.exp(-2.0 * Z[:, relevant].sum(1)))
 
     bb = px.BlackBox(model, n_features=d)
-    reward = MaskReward(bb, torch.zeros(d, dtype=torch.float64), FeatureGroups(None, d))
+    reward = MaskReward(bb.predict, torch.zeros(d, dtype=torch.float64), FeatureGroups(None, d))
     X, X_test = rows(256), rows(100)
     targets = bb.predict(X).argmax(-1)
     torch.manual_seed(0)
