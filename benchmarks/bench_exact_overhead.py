@@ -78,10 +78,10 @@ def timings(repeats: int, budgets) -> dict:
         explainer = px.BayesLIME(bb, background=data.X_train, seed=0)
         for n in budgets:
             rows = x + np.random.default_rng(0).normal(size=(n, x.size)) * std
-            steps = {"floor": lambda r=rows: predict(r),
-                     "probex": lambda n=n: explainer.explain(x, n_samples=n),
-                     "lime": lambda n=n: lime.explain_instance(
-                         x, predict, labels=(1,), num_features=x.size, num_samples=n)}
+            steps = {"floor": lambda r=rows, f=predict: f(r),
+                     "probex": lambda n=n, e=explainer: e.explain(x, n_samples=n),
+                     "lime": lambda n=n, f=predict: lime.explain_instance(
+                         x, f, labels=(1,), num_features=x.size, num_samples=n)}
             for step in steps.values():  # warm caches and lazy imports
                 step()
             times = {key: [] for key in steps}
