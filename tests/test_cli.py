@@ -93,3 +93,31 @@ def test_the_console_script_is_installed_and_reports_usage():
     assert script is not None
     result = subprocess.run([script, "explain"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "the following arguments are required" in result.stderr
+
+
+@pytest.mark.parametrize("method", ["eagle", "clime", "rise", "fex", "lex"])
+def test_every_registered_method_runs_from_the_command_line(user_files, tmp_path, capsys,
+                                                            method):
+    folder, _, _ = user_files
+    out = tmp_path / method
+    args = ["explain", "--model", str(folder / "model.joblib"), "--trust-model", "--data",
+            str(folder / "rows.csv"), "--row", "1", "--method", method, "--n-samples", "60",
+            "--epochs", "1", "--fit-rows", "0:100", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    e = px.Explanation.from_netcdf(out / "explanation.nc")
+    assert e.feature_names == ["age", "bmi", "bp", "s1"] and e.mean.shape == (4,)
+    assert f"sd and intervals: {px.explanation.UNCERTAINTY[e.uncertainty]}" in printed
+    assert main(args) == 2  # a second run into the same folder is refused
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_a_pickle_needs_trust_and_the_methods_are_listed(user_files, tmp_path, capsys):
+    folder, _, _ = user_files
+    code = main(["explain", "--model", str(folder / "model.joblib"), "--data",
+                 str(folder / "rows.csv"), "--row", "0", "--out", str(tmp_path / "o")])
+    assert code == 2 and "runs the code it contains" in capsys.readouterr().err
+    assert main(["methods"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in px.METHODS)
