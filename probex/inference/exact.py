@@ -23,6 +23,7 @@ multivariate Student-t with 2 a_n degrees of freedom, location m_n and scale mat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -80,9 +81,10 @@ class NormalInverseGammaPosterior:
         )
 
     # ------------------------------------------------------------------ marginals
-    @property
+    @cached_property
     def covariance_unit(self) -> torch.Tensor:
-        """Lambda^{-1}: covariance of beta given sigma^2 = 1, (..., p, p)."""
+        """Lambda^{-1}: covariance of beta given sigma^2 = 1, (..., p, p) (computed once;
+        the posterior is immutable)."""
         return torch.cholesky_inverse(torch.linalg.cholesky(self.precision))
 
     @property
