@@ -18,6 +18,7 @@ policy) and RISE (random-mask saliency).
 from probex import inference, perturb, priors  # noqa: E402
 from probex._version import __version__
 from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
+from probex.engine import DatasetExplanation, explain_dataset  # noqa: E402
 from probex.explainers import (  # noqa: E402
     CLIME,
     EAGLE,
@@ -36,6 +37,8 @@ __all__ = [
     "BlackBox",
     "as_blackbox",
     "Explanation",
+    "explain_dataset",
+    "DatasetExplanation",
     "BayesLIME",
     "BayesSHAP",
     "EAGLE",
