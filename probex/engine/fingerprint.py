@@ -22,7 +22,8 @@ import types
 import numpy as np
 import torch
 
-__all__ = ["describe_explainer", "describe_value", "digest", "differences", "rows_digest"]
+__all__ = ["describe_explainer", "describe_value", "digest", "differences", "fingerprint",
+           "rows_digest"]
 
 #: attributes that change by use, not by configuration
 _VOLATILE = frozenset({"n_queries", "n_outputs", "progress", "history_", "n_queries_fit_",
@@ -119,13 +120,11 @@ def _walk(value, name: str, out: dict, depth: int, seen: dict) -> None:
                 and len(value) <= 64:
             out[name] = [_plain(v) if not isinstance(v, float) else repr(v) for v in value]
         else:
-            out[name] = f"{type(value).__name__}[{len(value)}] " + _pickled(value)
+            out[name] = f"{type(value).__name__}[{len(value)}] " + fingerprint(value)
         return
-    if isinstance(value, _FUNCTIONS):
-        out[name] = f"{getattr(value, '__qualname__', type(value).__name__)} " + _pickled(value)
-        return
-    if _is_model(value) or depth >= _MAX_DEPTH:
-        out[name] = f"{type(value).__name__} " + _pickled(value)
+    if isinstance(value, _FUNCTIONS) or _is_model(value) or depth >= _MAX_DEPTH:
+        label = getattr(value, "__qualname__", None) if isinstance(value, _FUNCTIONS) else None
+        out[name] = f"{label or type(value).__name__} " + fingerprint(value)
         return
     seen[id(value)] = name
     if isinstance(value, dict):
@@ -161,6 +160,66 @@ def _array(array: np.ndarray) -> str:
     if array.size <= 8 and array.ndim <= 1:
         return f"array{array.tolist()}"
     return f"array{array.shape} {array.dtype} " + rows_digest(array)
+
+
+def fingerprint(value) -> str:
+    """A digest of a value's contents that does not depend on the process: objects by
+    their attributes, containers element by element, arrays by their bytes (a pickle's
+    bytes would depend on which equal objects happen to be shared in memory)."""
+    h = hashlib.sha256()
+    _feed(value, h, set(), 0)
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def _feed(value, h, active: set, depth: int) -> None:
+    if value is None or isinstance(value, (bool, int, float, str, bytes, np.generic)):
+        h.update(f"{type(value).__name__}:{_plain(value)!r};".encode())
+        return
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.dtype.names:  # structured: field by field (padding bytes are garbage)
+            h.update(f"struct{value.shape}".encode())
+            for field in value.dtype.names:
+                h.update(field.encode())
+                _feed(np.ascontiguousarray(value[field]), h, active, depth + 1)
+        elif value.dtype.kind == "O":
+            h.update(f"O{value.shape}".encode())
+            for item in value.ravel().tolist():
+                _feed(item, h, active, depth + 1)
+        else:
+            h.update(rows_digest(value).encode())
+        return
+    if isinstance(value, (torch.device, torch.dtype, np.dtype, type)):
+        h.update(f"{value};".encode())
+        return
+    if id(value) in active or depth > 64:
+        h.update(b"<cycle>;")
+        return
+    active.add(id(value))
+    try:
+        h.update(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+        if isinstance(value, torch.nn.Module):
+            _feed(dict(value.state_dict()), h, active, depth + 1)
+        elif isinstance(value, dict):
+            for key in sorted(value, key=repr):
+                if key not in _VOLATILE:
+                    h.update(f"{key!r}=".encode())
+                    _feed(value[key], h, active, depth + 1)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+            for item in items:
+                _feed(item, h, active, depth + 1)
+        elif isinstance(value, _FUNCTIONS):
+            h.update(_pickled(value).encode())
+        elif hasattr(value, "__dict__"):
+            _feed(vars(value), h, active, depth + 1)
+        else:  # extension types (e.g. a fitted tree): their pickled state
+            reduced = value.__reduce_ex__(4)
+            _feed(reduced[1:] if isinstance(reduced, tuple) else reduced, h, active,
+                  depth + 1)
+    finally:
+        active.discard(id(value))
 
 
 def _pickled(value) -> str:

@@ -123,8 +123,8 @@ class Manifest:
         if changed:
             raise ValueError(
                 f"{str(self.path)!r} records a different run, so it cannot be resumed: "
-                + "; ".join(changed) + ". Use another out directory, or resume=False to "
-                "start over there")
+                + "; ".join(changed) + ". Use another out directory, or resume=False "
+                "(--restart) to start over there")
 
     def check_same_data(self, digests: dict[int, str]) -> None:
         """Refuse to resume over rows whose values changed (``digests`` by chunk)."""
@@ -135,7 +135,7 @@ class Manifest:
                                               if len(changed) > 5 else "")
             raise ValueError(f"the data differ from the run recorded in {str(self.path)!r}: "
                              f"rows {shown} changed. Use another out directory, or "
-                             "resume=False to start over there")
+                             "resume=False (--restart) to start over there")
 
     def is_done(self, index: int, data_digest: str) -> bool:
         """Whether chunk ``index`` was finished on the same rows and its file is intact."""
