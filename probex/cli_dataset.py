@@ -97,7 +97,7 @@ def run(args, error) -> int:
                           else "predicted" if task == "classification" else None)
     elif args.target is not None and args.method != "lex":
         call["target"] = args.target
-    client, cluster = _client(args)
+    client, opened = _client(args)
     started = time.perf_counter()
     try:
         explainer = make_explainer(args.method, bb, background=background, **options)
@@ -112,9 +112,8 @@ def run(args, error) -> int:
     except (ValueError, RuntimeError) as err:
         raise error(str(err)) from None
     finally:
-        if client is not None and cluster is not None:
-            client.close()
-            cluster.close()
+        if opened is not None:
+            opened.close()
     _report(explanation, Path(args.out), time.perf_counter() - started)
     return 0
 
@@ -183,15 +182,13 @@ def _span(spec: str | None, n: int, flag: str, error) -> slice:
 
 
 def _client(args):
+    """(the client explain_dataset gets, a client this command opened and must close)."""
     if args.workers is not None:
-        from distributed import Client, LocalCluster
+        from probex.engine import local_client
 
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        return Client(cluster), cluster
-    if args.scheduler is not None:
-        return args.scheduler, None
-    return None, None
+        client = local_client(args.workers)
+        return client, client
+    return args.scheduler, None
 
 
 def _parameters(cls) -> set[str]:

@@ -234,16 +234,20 @@ def test_to_dataframe_round_trips_through_netcdf(demo_model, tmp_path, store):
     assert list(csv.columns) == list(frame.columns)
 
 
-def test_sampled_posteriors_are_summarised_block_by_block(demo_model, tmp_path):
+def test_sampled_posteriors_are_the_same_under_any_chunking_and_summarised_by_block(
+        demo_model, tmp_path):
     from probex.inference import SVIRunner
 
     explainer = _explainer(demo_model, inference=SVIRunner(num_steps=30, num_draws=60,
                                                            seed=0))
-    e = px.explain_dataset(explainer, _rows(demo_model, 6), out=tmp_path, chunk_size=2,
-                           n_samples=100)
+    X = _rows(demo_model, 6)
+    e = px.explain_dataset(explainer, X, out=tmp_path / "2", chunk_size=2, n_samples=100)
+    # one SVI fit over a batch depends on the batch's rows: data-set runs fit row by row
+    other = px.explain_dataset(explainer, X, out=tmp_path / "3", chunk_size=3, n_samples=100)
+    np.testing.assert_array_equal(e.mean, other.mean)
     assert e.is_lazy and not e.is_exact
     in_memory = px.Explanation.concat([px.Explanation.from_netcdf(f) for f in e.files])
-    np.testing.assert_allclose(e.hdi(0.9), in_memory.hdi(0.9), rtol=0, atol=0)
+    np.testing.assert_array_equal(e.hdi(0.9), in_memory.hdi(0.9))
     frame = e.to_dataframe()
     assert {"r_hat", "ess_bulk", "ess_tail"} <= set(frame.columns)
     np.testing.assert_array_equal(frame["r_hat"], in_memory.to_dataframe()["r_hat"])

@@ -7,7 +7,8 @@ lazily over the files.
 """
 
 from probex.engine.dataset import explain_dataset
+from probex.engine.engines import local_client
 from probex.engine.manifest import Manifest
 from probex.engine.storage import DatasetExplanation
 
-__all__ = ["explain_dataset", "DatasetExplanation", "Manifest"]
+__all__ = ["explain_dataset", "DatasetExplanation", "Manifest", "local_client"]

@@ -29,7 +29,7 @@ from probex.explainers._base import AmortizedExplainer
 from probex.explanation import Explanation
 
 __all__ = ["ChunkCall", "ChunkOutput", "explain_chunk", "check_rows", "one_thread",
-           "AMORTIZED_BLOCK"]
+           "fits_jointly", "AMORTIZED_BLOCK"]
 
 STORES = ("compact", "full")
 #: rows per forward pass of an amortized method (the default chunk size is a multiple)
@@ -176,8 +176,23 @@ def _explain_isolating(explainer, X: torch.Tensor, rows: np.ndarray, call: Chunk
 def _explain(explainer, X, rows, call: ChunkCall, targets) -> Explanation:
     if isinstance(explainer, AmortizedExplainer):
         return _explain_in_blocks(explainer, X, rows, call, targets)
+    if fits_jointly(explainer, call.options) and len(rows) > 1:
+        return Explanation.concat([
+            _explain(explainer, X[i:i + 1], rows[i:i + 1], call,
+                     None if targets is None else targets[i:i + 1])
+            for i in range(len(rows))])
     target = call.target if targets is None else targets
     return explainer._explain_rows(X, rows, False, call.n_samples, target, dict(call.options))
+
+
+def fits_jointly(explainer, options: dict) -> bool:
+    """Whether the method runs one sampler or optimiser (SVI, NUTS, MAP) over a whole
+    batch of instances: a row's draws then depend on the rows beside it, so a data set's
+    rows are explained one at a time (slower, but the same under any chunking)."""
+    from probex.inference.runners import RUNNER_TYPES
+
+    return (isinstance(getattr(explainer, "inference", None), RUNNER_TYPES)
+            and explainer._is_vectorized(options))
 
 
 def _explain_in_blocks(explainer, X, rows, call: ChunkCall, targets) -> Explanation:
