@@ -65,7 +65,8 @@ def test_rows_are_bit_identical_serially_chunked_and_on_a_cluster(demo_model, cl
     serial = explainer.explain(X, n_samples=N_SAMPLES)  # one batch, rows 0..n-1
     runs = {"one chunk": dict(chunk_size=N_ROWS), "chunks of 7": dict(chunk_size=7),
             "chunks of 1": dict(chunk_size=1),
-            "2 workers": dict(chunk_size=5, client=cluster_client)}
+            "2 workers": dict(chunk_size=5, client=cluster_client),
+            "scheduler address": dict(chunk_size=12, client=cluster_client.scheduler.address)}
     for name, options in runs.items():
         e = px.explain_dataset(explainer, X, out=tmp_path / name, n_samples=N_SAMPLES,
                                **options)
@@ -158,6 +159,20 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(demo_model, tmp_path):
     reference = _explainer(demo_model).explain(X, n_samples=N_SAMPLES)
     _assert_same_bits(resumed, reference.with_instances(np.arange(N_ROWS)))
     _assert_every_row_once_and_files_final(out, N_ROWS)
+
+
+def test_data_frames_are_aligned_by_name_and_targets_given_per_row(demo_model, tmp_path):
+    explainer = _explainer(demo_model)
+    frame = pd.DataFrame(_rows(demo_model, 6), columns=demo_model[1].feature_names)
+    shuffled = frame[frame.columns[::-1]]
+    targets = np.array([0, 1, 1, 0, 1, 0])
+    e = px.explain_dataset(explainer, shuffled, out=tmp_path, chunk_size=4,
+                           n_samples=N_SAMPLES, target=targets)
+    reference = explainer.explain(frame, n_samples=N_SAMPLES, target=targets)
+    _assert_same_bits(e, reference.with_instances(np.arange(6)))
+    np.testing.assert_array_equal(e.attrs["target"], targets)
+    with pytest.raises(ValueError, match="one index per row of X"):
+        px.explain_dataset(explainer, frame, out=tmp_path / "bad", target=[0, 1])
 
 
 def test_bad_rows_are_reported_and_the_others_explained(demo_model, tmp_path):
