@@ -7,7 +7,9 @@
 Row i of ``X`` is explained with its own random stream derived from (seed, i), and its
 numbers do not depend on the rows sharing its batch, so the result for row i is the
 same, bit for bit, whether the data set ran serially, in chunks of 7 or 700, on one
-worker or eight, at once or over several resumed runs.
+worker or eight, at once or over several resumed runs (given a model whose output for a
+row does not depend on the rows queried with it, e.g. tree ensembles; a float32 network
+as the black box may differ in the last bits between chunkings).
 """
 
 from __future__ import annotations
@@ -39,14 +41,16 @@ def explain_dataset(explainer, X, *, out, chunk_size: int = 1024, client=None,
 
     Args:
         explainer: a local explainer (BayesLIME, BayesSHAP, ...) or a fitted amortized one
-            (FEX, LEX: one forward pass per chunk, no black-box queries).
+            (FEX, LEX: forward passes over aligned blocks of 256 rows, no black-box
+            queries). Surrogates sampled by SVI/NUTS/MAP are fitted one row at a time
+            (a joint fit over a batch depends on the batch).
         X: (n, d) rows: numpy, torch, a DataFrame (aligned by column name) or a sequence
             of rows; rows that are not numeric, have the wrong width or non-finite values
             are recorded in the errors table and skipped.
         out: the output directory (created): ``manifest.json`` and ``chunks/``.
         chunk_size: rows per chunk (per task). Memory per worker grows with it: a local
-            method holds chunk_size x n_samples x d perturbations (float64) at once; an
-            amortized one runs one forward pass per aligned block of 256 rows.
+            method holds a few arrays of chunk_size x n_samples x d float64 at once
+            (measured: ~3.5 of them for BayesLIME).
         client: None (this process), a ``dask.distributed.Client`` or a scheduler
             address: chunks become tasks on that cluster.
         resume: keep the chunks of an earlier run in ``out`` whose files are intact and
@@ -80,8 +84,8 @@ def explain_dataset(explainer, X, *, out, chunk_size: int = 1024, client=None,
     selected = _selection(rows, n_total)
     n_features, names = _width(explainer, values)
     targets = _per_row_targets(target, n_total)
-    call = _resolve_call(explainer, n_samples, None if targets is not None else target,
-                         options, n_features, names, store)
+    call = _resolve_call(explainer, n_samples, target, targets, options, n_features, names,
+                         store)
     header = _header(explainer, call, target, selected, chunk_size, store)
     bounds = [(i, s, min(s + chunk_size, selected.stop))
               for i, s in enumerate(range(selected.start, selected.stop, chunk_size))]
@@ -233,10 +237,12 @@ class _Captured(Exception):
     """Raised by the stand-in ``_explain_rows`` once it has seen the resolved call."""
 
 
-def _resolve_call(explainer, n_samples, target, options, n_features, names, store
-                  ) -> ChunkCall:
+def _resolve_call(explainer, n_samples, target, targets, options, n_features, names,
+                  store) -> ChunkCall:
     """The call every chunk makes, validated and completed by the method's own
-    ``explain`` (on one all-zero row, stopped before any work is done)."""
+    ``explain`` (on one all-zero row, stopped before any work is done); class indices are
+    checked by the method's target rule (which queries nothing for indices)."""
+    target = None if targets is not None else target
     amortized = isinstance(explainer, AmortizedExplainer)
     if amortized and n_samples is not None:
         raise ValueError(f"n_samples applies to local explainers; {explainer.method} is "
@@ -260,5 +266,8 @@ def _resolve_call(explainer, n_samples, target, options, n_features, names, stor
         del explainer._explain_rows
     if not seen:  # pragma: no cover - every explain goes through _explain_rows
         raise TypeError(f"{type(explainer).__name__}.explain does not use _explain_rows")
+    given = seen["target"] if targets is None else targets[:1]
+    if given is not None and not isinstance(given, str):
+        explainer._targets(given, probe)
     return ChunkCall(seen["n_samples"], seen["target"], seen["options"], n_features,
                      names, store)
