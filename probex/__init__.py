@@ -26,6 +26,7 @@ from probex.diagnostics import (  # noqa: E402
     ProbexWarning,
     SamplingWarning,
 )
+from probex.engine import DatasetExplanation, explain_dataset  # noqa: E402
 from probex.explainers import (  # noqa: E402
     CLIME,
     EAGLE,
@@ -47,6 +48,8 @@ __all__ = [
     "BlackBox",
     "as_blackbox",
     "Explanation",
+    "explain_dataset",
+    "DatasetExplanation",
     "BayesLIME",
     "BayesSHAP",
     "EAGLE",

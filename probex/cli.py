@@ -6,6 +6,9 @@ fitted scikit-learn model by any registered method.
     probex explain --model MODEL --data ROWS.csv --row N --method NAME [--trust-model]
                    [--inference exact|svi|nuts] [--target K] [--n-samples N]
                    [--fit-rows START:STOP] [--epochs E] [--seed S] [--out DIR] [--overwrite]
+    probex explain-dataset --model MODEL --data ROWS.csv --method NAME --out DIR
+                   [--workers N | --scheduler ADDRESS] [--rows START:STOP] [--chunk-size K]
+                   (see :mod:`probex.cli_dataset`)
 
 SECURITY: a joblib/pickle model file runs code when loaded; ``--trust-model`` says it
 comes from a trusted source (see :mod:`probex.model_files`).
@@ -91,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--seed", type=_seed, default=0)
     explain.add_argument("--out", default="probex-output", help="output directory")
     explain.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
+
+    from probex.cli_dataset import add_parser
+
+    add_parser(sub, _positive, _seed, _INFERENCE)
     return parser
 
 
@@ -104,6 +111,10 @@ def main(argv=None) -> int:
             return _demo(args)
         if args.command == "methods":
             return _methods()
+        if args.command == "explain-dataset":
+            from probex.cli_dataset import run
+
+            return run(args, CLIError)
         return _explain(args)
     except (CLIError, ModelFileError) as err:
         print(f"probex: error: {err}", file=sys.stderr)

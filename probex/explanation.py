@@ -7,6 +7,13 @@ and black-box answers (observed/constant data), closed-form marginals when the p
 is exact (group ``closed_form``), a per-round design trace for adaptive methods (group
 ``design_trace``) and metadata in the posterior's attributes. Saving it to netCDF and
 reading it back therefore loses nothing.
+
+A *compact* explanation (:meth:`Explanation.compact`) keeps only what its numbers need:
+the closed-form marginals of an exact posterior (no draws are ever built), or the draws
+and sampler statistics of a sampled one (no perturbations or black-box answers); data
+sets explained by :func:`probex.explain_dataset` are stored that way. An explanation may
+also be backed by files opened lazily (xarray over dask arrays): its numbers are then
+computed block by block of instances, never holding every draw in memory.
 """
 
 from __future__ import annotations
@@ -44,6 +51,10 @@ class Explanation:
     only when first asked for (:meth:`deferred`): the numbers (``mean``, ``sd``, ``hdi``,
     ``summary``) never need draws, so explaining costs little more than the black-box
     queries, and ``idata``, ``plot()`` and ``to_netcdf()`` still see the whole posterior.
+
+    Batched explanations label their instances by the coordinate ``instance`` (0..n-1,
+    or the data set's row numbers for :func:`probex.explain_dataset`); ``e[i]`` indexes by
+    position.
     """
 
     def __init__(self, idata: az.InferenceData):
@@ -70,7 +81,8 @@ class Explanation:
                 marginals or the attribute ``distribution="normal"``.
             attrs: the metadata the built posterior group will carry.
             build: a callable returning the full ``InferenceData``, which must include
-                ``closed_form`` (and ``trace`` as group ``design_trace``).
+                ``closed_form`` (and ``trace`` as group ``design_trace``); ``None`` for a
+                compact explanation, which has no draws (``idata`` then raises).
             trace: an ``xarray.Dataset`` over ``round`` for adaptive designs, or None.
         """
         self = cls.__new__(cls)
@@ -86,7 +98,18 @@ class Explanation:
 
     @property
     def idata(self) -> az.InferenceData:
-        """The whole posterior as ``arviz.InferenceData`` (built on first access)."""
+        """The whole posterior as ``arviz.InferenceData`` (built on first access).
+
+        Raises:
+            ValueError: for a compact explanation of a closed-form posterior, which keeps
+                its exact marginals only.
+        """
+        if self._idata is None and self._build is None:
+            raise ValueError(
+                "this explanation is compact: it keeps the closed-form marginals of its "
+                "exact posterior (mean, sd, hdi, summary) but no draws, perturbations or "
+                "black-box answers; explain again (explain_dataset(..., store='full')) to "
+                "keep them")
         if self._idata is None:
             self._idata = self._build()
             self._build = None
@@ -200,7 +223,7 @@ class Explanation:
         if self._idata is not None:
             for group in self._idata.groups():
                 self._idata[group].attrs.update(attrs)
-        else:
+        elif self._build is not None:
             build = self._build
 
             def build_with_attrs():
@@ -231,6 +254,30 @@ class Explanation:
         return self._closed is not None
 
     @property
+    def has_draws(self) -> bool:
+        """Whether the draws (``idata``) are available: False for a compact explanation of
+        a closed-form posterior."""
+        return self._idata is not None or self._build is not None
+
+    @property
+    def is_lazy(self) -> bool:
+        """Whether the arrays are opened lazily from files (dask-backed); the numbers are
+        then computed block by block of instances."""
+        data = self._closed if self._closed is not None else self._idata.posterior
+        return any(v.chunks is not None for v in data.data_vars.values())
+
+    @property
+    def instances(self) -> np.ndarray:
+        """Labels of the instances of a batch, (n,): the coordinate ``instance`` (0..n-1,
+        or the data set's row numbers); ``[0]`` for a single instance."""
+        if not self.is_batch:
+            return np.zeros(1, dtype=np.int64)
+        data = self._closed if self._closed is not None else self._idata.posterior
+        if "instance" in data.coords:
+            return np.asarray(data.coords["instance"].values)
+        return np.arange(len(self))
+
+    @property
     def trace(self) -> pd.DataFrame | None:
         """Per-round design trace of adaptive methods (EAGLE, focused sampling), else None."""
         return None if self._trace is None else self._trace.to_dataframe()
@@ -249,8 +296,10 @@ class Explanation:
         index = int(index) % n
         attrs = self._instance_attrs(index)
         if self._idata is None:
+            build = (None if self._build is None
+                     else lambda: self.idata.isel(instance=index))
             one = Explanation.deferred(self._closed.isel(instance=index), self._attrs,
-                                       lambda: self.idata.isel(instance=index), self._trace)
+                                       build, self._trace)
         else:
             one = Explanation(self.idata.isel(instance=index))
         return one.with_attrs(**attrs)
@@ -290,8 +339,67 @@ class Explanation:
             closed = xr.concat([_renumbered(e._closed, o) for e, o in zip(parts, offsets,
                                                                           strict=True)],
                                dim="instance")
-            return cls.deferred(closed, attrs, lambda: _concat_idata(parts, offsets, attrs))
+            build = (None if not all(e.has_draws for e in parts)
+                     else lambda: _concat_idata(parts, offsets, attrs))
+            return cls.deferred(closed, attrs, build)
         return cls(_concat_idata(parts, offsets, attrs))
+
+    def take(self, positions) -> Explanation:
+        """The instances at ``positions`` (integers) of a batch, as a batch; per-instance
+        metadata (``target``) is taken along."""
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        if not self.is_batch:
+            raise TypeError("take selects instances of a batch")
+        attrs = {"n_instances": len(positions)}
+        target = np.asarray(self._attrs.get("target", []))
+        if target.ndim == 1 and target.shape[0] == len(self):
+            attrs["target"] = target[positions]
+        if self._idata is None:
+            build = (None if self._build is None
+                     else lambda: self.idata.isel(instance=positions))
+            one = Explanation.deferred(self._closed.isel(instance=positions), self._attrs,
+                                       build, self._trace)
+        else:
+            one = Explanation(self.idata.isel(instance=positions))
+        return one.with_attrs(**attrs)
+
+    def with_instances(self, labels) -> Explanation:
+        """This batch with its instances labelled ``labels`` (n,) integers, e.g. the rows
+        of a data set; the numbers are unchanged."""
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        if not self.is_batch or labels.shape[0] != len(self):
+            raise ValueError(f"with_instances needs one label per instance ({len(self)}), "
+                             f"got {labels.shape[0]}")
+
+        def relabel(dataset):
+            return (dataset.assign_coords(instance=labels) if "instance" in dataset.dims
+                    else dataset)
+
+        def relabelled(idata):
+            return az.InferenceData(**{g: relabel(idata[g]) for g in idata.groups()})
+
+        if self._idata is None:
+            build = None if self._build is None else (lambda: relabelled(self.idata))
+            return Explanation.deferred(relabel(self._closed), self._attrs, build, self._trace)
+        return Explanation(relabelled(self._idata))
+
+    def compact(self) -> Explanation:
+        """This explanation with only what its numbers need, for storing many of them.
+
+        An explanation whose mean, sd and intervals all come from closed-form marginals
+        (Student-t or normal) keeps those (group ``closed_form``) and its design trace:
+        its numbers are unchanged, and the draws are never built. Any other keeps its
+        draws, sampler statistics and the other groups but drops the perturbations and
+        black-box answers (``constant_data``, ``observed_data``). The result has
+        ``compact=1`` in its metadata.
+        """
+        attrs = {**self._attrs, "compact": 1}
+        cf = self._closed
+        if cf is not None and ("df" in cf or cf.attrs.get("distribution") == "normal"):
+            return Explanation.deferred(cf, attrs, None, self._trace)
+        keep = [g for g in self.idata.groups() if g not in ("constant_data", "observed_data")]
+        idata = az.InferenceData(**{g: self.idata[g] for g in keep})
+        return Explanation(idata).with_attrs(compact=1)
 
     # ------------------------------------------------------------------ numbers
     @property
@@ -329,11 +437,29 @@ class Explanation:
         if cf is not None and cf.attrs.get("distribution") == "normal":
             half = stats.norm.ppf(0.5 + prob / 2) * cf["sd"].values
             return np.stack([cf["loc"].values - half, cf["loc"].values + half], axis=-1)
+        blocks = self._lazy_blocks()
+        if blocks is not None:
+            return np.concatenate([block.hdi(prob) for block in blocks])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             interval = az.hdi(self.idata, var_names=[_VAR], hdi_prob=prob)[_VAR]
         order = [d for d in self._attribution.dims if d not in ("chain", "draw")] + ["hdi"]
         return interval.transpose(*order).values
+
+    def _lazy_blocks(self) -> list[Explanation] | None:
+        """For a batch whose draws are opened lazily: one in-memory explanation per
+        stored block of instances (e.g. per chunk file), else None."""
+        if self._idata is None or not self.is_batch:
+            return None
+        attribution = self._idata.posterior[_VAR]
+        if attribution.chunks is None:
+            return None
+        sizes = attribution.chunksizes["instance"]
+        bounds = np.cumsum((0,) + tuple(sizes))
+        groups = [g for g in ("posterior", "sample_stats") if g in self._idata.groups()]
+        return [Explanation(az.InferenceData(**{
+            g: self._idata[g].isel(instance=slice(a, b)).load() for g in groups}))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def summary(self, prob: float = 0.95) -> pd.DataFrame:
         """Table indexed by feature (and instance for batches): mean, sd, HDI bounds and,
@@ -343,12 +469,17 @@ class Explanation:
         Closed-form explanations report their exact marginals only: diagnostics of the
         iid draws kept for plotting would say nothing about the inference.
         """
-        interval = self.hdi(prob).reshape(-1, 2)
         low, high = f"hdi_{100 * (1 - prob) / 2:g}%", f"hdi_{100 * (1 + prob) / 2:g}%"
+        blocks = None if self.is_exact else self._lazy_blocks()
         if self.is_exact:
+            interval = self.hdi(prob).reshape(-1, 2)
             table = pd.DataFrame({"mean": self.mean.reshape(-1), "sd": self.sd.reshape(-1),
                                   low: interval[:, 0], high: interval[:, 1]})
+        elif blocks is not None:  # draws opened lazily: one block of instances at a time
+            table = pd.concat([block.summary(prob) for block in blocks]).drop(
+                columns="uncertainty")
         else:
+            interval = self.hdi(prob).reshape(-1, 2)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 table = az.summary(self.idata, var_names=[_VAR], hdi_prob=prob,
@@ -358,13 +489,30 @@ class Explanation:
             table[low], table[high] = interval[:, 0], interval[:, 1]
         if self.is_batch:
             table.index = pd.MultiIndex.from_product(
-                [range(len(self)), self.feature_names], names=["instance", "feature"])
+                [self.instances, self.feature_names], names=["instance", "feature"])
         else:
             table.index = pd.Index(self.feature_names, name="feature")
         table["uncertainty"] = self.uncertainty
         table.attrs["uncertainty"] = UNCERTAINTY.get(self.uncertainty, self.uncertainty)
         table.attrs["diagnostics"] = self.diagnostics
         return table
+
+    def to_dataframe(self, prob: float = 0.95) -> pd.DataFrame:
+        """Long format, one row per (instance, feature): ``instance`` (the label, 0 for a
+        single instance), ``feature``, ``mean``, ``sd``, the ``prob`` HDI bounds
+        (``hdi_2.5%``, ``hdi_97.5%``), ``uncertainty`` (what sd and the HDI describe) and,
+        for sampled posteriors, ``r_hat``, ``ess_bulk`` and ``ess_tail``.
+        """
+        table = self.summary(prob)
+        low, high = (c for c in table.columns if c.startswith("hdi_"))
+        columns = ["mean", "sd", low, high, "uncertainty"] + [
+            c for c in ("r_hat", "ess_bulk", "ess_tail") if c in table.columns]
+        frame = table[columns].reset_index()
+        if not self.is_batch:
+            frame.insert(0, "instance", 0)
+        frame["instance"] = frame["instance"].astype(np.int64)
+        frame.attrs.update(table.attrs)
+        return frame
 
     def top_features(self, k: int = 5) -> list[str]:
         """Names of the k features with the largest absolute mean attribution."""
@@ -387,21 +535,43 @@ class Explanation:
                       path=path, ax=ax)
 
     def to_netcdf(self, path) -> Path:
-        """Write the whole explanation to a netCDF file (atomically); returns the path."""
+        """Write the whole explanation to a netCDF file (atomically); returns the path.
+        A compact explanation without draws writes its closed-form marginals (and design
+        trace), with the metadata on group ``closed_form``."""
+        if not self.has_draws:
+            return write_atomically(path, self._write_marginals)
         return write_atomically(path, lambda tmp: self.idata.to_netcdf(tmp, engine="h5netcdf"))
+
+    def _write_marginals(self, path) -> None:
+        from probex.inference.idata import netcdf_attrs
+
+        closed = self._closed.copy()
+        closed.attrs = {**self._closed.attrs, **netcdf_attrs(self._attrs)}
+        closed.to_netcdf(path, mode="w", group="closed_form", engine="h5netcdf")
+        if self._trace is not None:
+            self._trace.to_netcdf(path, mode="a", group="design_trace", engine="h5netcdf")
 
     @classmethod
     def from_netcdf(cls, path) -> Explanation:
-        """Read an explanation written by :meth:`to_netcdf`."""
+        """Read an explanation written by :meth:`to_netcdf` (compact ones included)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no explanation file at {str(path)!r}")
         try:
             idata = az.from_netcdf(path, engine="h5netcdf")
+            if "posterior" not in idata.groups() and "closed_form" in idata.groups():
+                return cls.from_marginals(idata.closed_form, idata.get("design_trace"))
             return cls(idata)
         except (OSError, KeyError, ValueError, TypeError) as err:
             raise ValueError(f"{str(path)!r} is not a readable probex explanation "
                              f"({type(err).__name__}: {err})") from None
+
+    @classmethod
+    def from_marginals(cls, closed_form, trace=None) -> Explanation:
+        """A compact explanation from a ``closed_form`` dataset that carries the metadata
+        in its attributes (as :meth:`to_netcdf` writes it); it may be dask-backed."""
+        attrs = {k: v for k, v in closed_form.attrs.items() if k != "distribution"}
+        return cls.deferred(closed_form, attrs, None, trace)
 
     def __repr__(self) -> str:
         head = (f"Explanation(method={self.method!r}, inference={self.inference!r}, "

@@ -70,10 +70,13 @@ class NormalInverseGammaPosterior:
         rhs = prior_term + (Xw * y.unsqueeze(-1)).sum(-2)
         chol = torch.linalg.cholesky(precision)
         mean = torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)
-        residual = y - (X @ mean.unsqueeze(-1)).squeeze(-1)
+        # elementwise products reduced over the last axis, not batched matrix-vector
+        # products: each instance's numbers then do not depend on how many instances
+        # share the batch (bit for bit), which chunked data-set runs rely on
+        residual = y - (X * mean.unsqueeze(-2)).sum(-1)
         shift = mean - self.mean
-        quad = (weights * residual.pow(2)).sum(-1) + (
-            shift.unsqueeze(-2) @ self.precision @ shift.unsqueeze(-1)).squeeze(-1).squeeze(-1)
+        prior_shift = (self.precision * shift.unsqueeze(-2)).sum(-1)
+        quad = (weights * residual.pow(2)).sum(-1) + (shift * prior_shift).sum(-1)
         n_obs = X.shape[-2] - n_marginalized
         return NormalInverseGammaPosterior(
             mean=mean, precision=precision, shape=self.shape + 0.5 * n_obs,
