@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from probex.cli import main
+from probex.inference.shapley_design import allocate_strata
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def files(demo_model, tmp_path):
 def _command(files, *extra):
     return ["explain-dataset", "--model", str(files / "model.joblib"), "--trust-model",
             "--data", str(files / "rows.csv"), "--out", str(files / "out"),
-            "--chunk-size", "3", "--n-samples", "100", *extra]
+            "--chunk-size", "3", "--n-samples", "140", *extra]
 
 
 def test_explain_dataset_writes_chunks_summary_and_errors(files, capsys):
@@ -42,7 +43,8 @@ def test_explain_dataset_writes_chunks_summary_and_errors(files, capsys):
     assert manifest["rows"] == [1, 9] and len(manifest["chunks"]) == 3
     assert "7 rows explained" in capsys.readouterr().out
     # each row: its predicted class (1 query) and 100 perturbations
-    assert sum(c["n_queries"] for c in manifest["chunks"]) == 7 * 101
+    design = allocate_strata(30, 140).n_evaluations  # BayesSHAP's coalitions per row
+    assert sum(c["n_queries"] for c in manifest["chunks"]) == 7 * (design + 1)  # + f(x)
 
 
 def test_explain_dataset_resumes_and_refuses_a_changed_run(files, capsys):

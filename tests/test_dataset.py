@@ -334,7 +334,7 @@ def test_every_registered_explainer_pickles_for_workers(demo_model):
         bb = px.BlackBox(net if spec.needs_gradients else forest,
                          feature_names=data.feature_names)
         explainer = make_explainer(name, bb, background=data.X_train, seed=0)
-        options = {"n_samples": 40}
+        options = {"n_samples": 140}  # BayesSHAP needs 122 at d=30; RISE a multiple of 20
         if spec.family == "amortized":
             explainer.fit(data.X_train[:48], epochs=1)
             options = {}

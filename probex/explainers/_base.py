@@ -165,19 +165,31 @@ class LocalExplainer(Explainer):
             for a batch (index it with ``e[i]``).
         """
         X, single = as_instances(self.bb, x)
-        return self._explain_rows(X, np.arange(X.shape[0]), single, n_samples, target,
-                                  options)
+        n = self._check_call(n_samples, X.shape[1], options)
+        return self._explain_rows(X, np.arange(X.shape[0]), single, n, target, options)
+
+    def _check_call(self, n_samples, n_features: int, options: dict) -> int:
+        """The budget as an int, checked before any work: a positive integer, what the
+        method's design needs (``_check_budget``), and memory that fits."""
+        n = self.n_samples if n_samples is None else check_count(
+            "n_samples", n_samples, minimum=self.min_samples)
+        self._check_budget(n, n_features, options)
+        size = self._size_description(n, n_features, options)
+        check_memory(f"explaining one instance ({size})",
+                     self._bytes_per_instance(n, n_features, options))
+        return n
+
+    def _check_budget(self, n_samples: int, n_features: int, options: dict) -> None:
+        """A ValueError naming ``n_samples`` when the method cannot work with it."""
 
     def _explain_rows(self, X: torch.Tensor, rows, single: bool, n_samples, target,
                       options: dict) -> Explanation:
-        """Explain instances X whose random streams are those of data-set ``rows``."""
-        n = self.n_samples if n_samples is None else check_count(
-            "n_samples", n_samples, minimum=self.min_samples)
+        """Explain instances X whose random streams are those of data-set ``rows``
+        (``n_samples`` as checked by :meth:`_check_call`)."""
+        n = self._check_call(n_samples, X.shape[1], options)
         streams = RowStreams(self.seed, rows)
         self._check_instances(X)
         per_instance = self._bytes_per_instance(n, X.shape[1], options)
-        check_memory(f"explaining one instance ({self._size_description(n, X.shape[1], options)})",
-                     per_instance)
         keep = self.keep_data
         if keep is None:  # store perturbations while the whole call's are small
             keep = keep_perturbations((X.shape[0], n, X.shape[1]))

@@ -31,7 +31,7 @@ from probex.explanation import Explanation
 from probex.inference.draws import PosteriorDraws
 from probex.inference.idata import netcdf_attrs, to_inference_data
 from probex.inference.shapley import ShapleyPosterior, shapley_posterior
-from probex.inference.shapley_design import CoalitionDesign, shapley_design
+from probex.inference.shapley_design import CoalitionDesign, allocate_strata, shapley_design
 from probex.perturb import MaskPerturbation
 
 __all__ = ["BayesSHAP"]
@@ -61,6 +61,10 @@ class BayesSHAP(BayesLIME):
     def uncertainty(self) -> str:
         return "monte_carlo_error" if self.uses_design else "posterior"
 
+    def _check_budget(self, n_samples: int, n_features: int, options: dict) -> None:
+        if self.uses_design:  # the design's minimum, named before any query
+            allocate_strata(n_features, n_samples)
+
     def _is_vectorized(self, options: dict) -> bool:
         return self.uses_design or super()._is_vectorized(options)
 
@@ -76,8 +80,9 @@ class BayesSHAP(BayesLIME):
         levels = 1.0 - design.z.mean(-1)
         y = self.bb(inputs.reshape(-1, X.shape[1]), level=levels.reshape(-1),
                     target=targets.repeat_interleave(design.n_rows)).reshape(X.shape[0], -1)
-        with single_intra_op_thread():
-            posterior = shapley_posterior(design, y.cpu())
+        with single_intra_op_thread():  # per instance: its bits do not depend on the batch
+            posterior = _stack([shapley_posterior(_design_row(design, i), y[i:i + 1].cpu())
+                                for i in range(X.shape[0])])
         keep = options.get("keep_data", True)
         return _package(posterior, design if keep else None, y.cpu() if keep else None, X,
                         levels, streams, self.bb.feature_names, self.n_draws, self.n_chains,
@@ -91,6 +96,20 @@ def _row_designs(d: int, n_samples: int, generators) -> CoalitionDesign:
     first = designs[0]
     return dataclasses.replace(first, z=torch.cat([p.z for p in designs]),
                                weights=first.weights.expand(len(designs), -1))
+
+
+def _design_row(design: CoalitionDesign, i: int) -> CoalitionDesign:
+    return dataclasses.replace(design, z=design.z[i:i + 1], weights=design.weights[i:i + 1])
+
+
+def _stack(posteriors: list[ShapleyPosterior]) -> ShapleyPosterior:
+    """Posteriors of single instances joined along the instance axis."""
+    first = posteriors[0]
+    return dataclasses.replace(
+        first, **{name: np.concatenate([getattr(p, name) for p in posteriors])
+                  for name in ("mean", "scale", "df", "base_value", "prediction")},
+        stratum_covariance=np.concatenate([p.stratum_covariance for p in posteriors],
+                                          axis=1))
 
 
 def _instance(posterior: ShapleyPosterior, i: int) -> ShapleyPosterior:
