@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from probex._checks import as_tensor
+from probex.explainers._importance import explain_by_importance
 from probex.explainers._surrogate import (
     SurrogateExplainer,
     fit_surrogate,
@@ -75,7 +76,8 @@ class EAGLE(SurrogateExplainer):
 
     def explain(self, x, budget: int = 1000, *, batch_size: int | None = None,
                 tol: float | None = None, pool_size: int = 2000,
-                initial_size: int | None = None, prob: float = 0.95) -> Explanation:
+                initial_size: int | None = None, prob: float = 0.95,
+                design: str = "greedy", defensive: float = 0.2) -> Explanation:
         """Explain one instance x (d,) with at most ``budget`` black-box queries.
 
         Args:
@@ -86,6 +88,13 @@ class EAGLE(SurrogateExplainer):
             pool_size: candidates drawn from the scheme per round.
             initial_size: rows of the space-filling start (default 2 (d + 1)).
             prob: interval probability for ``tol`` and the trace's ``max_width``.
+            design: ``"greedy"`` (the paper's greedy EIG batches and the conjugate
+                posterior of the rows picked) or ``"importance"``: picks sampled with
+                known probabilities (EIG mixed with a ``defensive`` share of the scheme's
+                own distribution), importance weights and the sandwich posterior, honest
+                for the surrogate fitted over the whole perturbation distribution whatever
+                the black box (:mod:`probex.inference.importance_design`; rounds double,
+                ``batch_size`` is the smallest, ``pool_size`` the smallest pool).
 
         Returns:
             an :class:`~probex.Explanation` whose ``trace`` has one row per round:
@@ -111,6 +120,12 @@ class EAGLE(SurrogateExplainer):
         if not 0 < prob < 1:
             raise ValueError(f"prob must be in (0, 1), got {prob}")
 
+        if design not in ("greedy", "importance"):
+            raise ValueError(f"design must be 'greedy' or 'importance', got {design!r}")
+        if design == "importance":
+            return explain_by_importance(self, x, budget, batch_size=batch_size,
+                                         pool_size=pool_size, initial_size=initial_size,
+                                         defensive=defensive, tol=tol, prob=prob)
         generator = torch.Generator().manual_seed(self.seed)
         queries_before = self.bb.n_queries
         instances = x.unsqueeze(0)

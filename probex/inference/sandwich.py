@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["LeastSquaresFit", "weighted_least_squares"]
+__all__ = ["LeastSquaresFit", "least_squares_sandwich", "weighted_least_squares",
+           "constrained_least_squares"]
 
 _KINDS = ("HC0", "HC1", "HC3")
 
@@ -76,27 +77,27 @@ def _as_array(value, name: str) -> np.ndarray:
     return array
 
 
-def weighted_least_squares(z, y, weights=None, *, kind: str = "HC3") -> LeastSquaresFit:
-    """Weighted least squares of y on (1, z) with the sandwich covariance ``kind``.
+def least_squares_sandwich(design, y, weights=None, *, kind: str = "HC3",
+                           variance_factor=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted least squares of y on the columns of ``design`` (no intercept added):
+    design (..., n, p), y and weights (..., n) -> (coefficients (..., p), sandwich
+    covariance (..., p, p), residuals (..., n)).
 
-    Args:
-        z: (..., n, d) regressors; y: (..., n) responses.
-        weights: (..., n) non-negative row weights (locality and/or importance
-            weights); ``None`` for ones.
-        kind: ``"HC0"``, ``"HC1"`` or ``"HC3"`` (module docstring).
-    """
+    ``variance_factor`` (..., n) >= 1 multiplies each row's term of the meat, for rows
+    whose score varies more than their own spread shows (e.g. picks from a shared
+    candidate pool, :mod:`probex.inference.importance_design`)."""
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-    z, y = _as_array(z, "z"), _as_array(y, "y")
-    if z.ndim < 2 or y.shape != z.shape[:-1]:
-        raise ValueError(f"expected z (..., n, d) and y (..., n); got {z.shape}, {y.shape}")
+    design, y = _as_array(design, "design"), _as_array(y, "y")
+    if design.ndim < 2 or y.shape != design.shape[:-1]:
+        raise ValueError(f"expected design (..., n, p) and y (..., n); got {design.shape}, "
+                         f"{y.shape}")
     w = np.ones_like(y) if weights is None else _as_array(weights, "weights")
     if w.shape != y.shape or np.any(w < 0):
         raise ValueError(f"weights must be non-negative with y's shape {y.shape}")
-    n, d = z.shape[-2:]
-    if n <= d + 1:
-        raise ValueError(f"need more rows than coefficients: n={n}, d + 1={d + 1}")
-    design = np.concatenate([np.ones((*z.shape[:-1], 1)), z], axis=-1)      # (..., n, p)
+    n, p = design.shape[-2:]
+    if n <= p:
+        raise ValueError(f"need more rows than coefficients: n={n}, p={p}")
     weighted = design * w[..., None]
     bread = np.linalg.inv(np.swapaxes(design, -1, -2) @ weighted)           # (..., p, p)
     beta = (bread @ (np.swapaxes(weighted, -1, -2) @ y[..., None]))[..., 0]
@@ -105,12 +106,65 @@ def weighted_least_squares(z, y, weights=None, *, kind: str = "HC3") -> LeastSqu
         leverage = np.einsum("...ip,...pq,...iq->...i", weighted, bread, design)
         scaled = residuals / np.clip(1.0 - leverage, 1e-12, None)
     elif kind == "HC1":
-        scaled = residuals * np.sqrt(n / (n - d - 1))
+        scaled = residuals * np.sqrt(n / (n - p))
     else:
         scaled = residuals
     score = weighted * scaled[..., None]                                      # (..., n, p)
-    meat = np.swapaxes(score, -1, -2) @ score
-    covariance = bread @ meat @ bread
+    factored = score if variance_factor is None else score * _as_array(
+        variance_factor, "variance_factor")[..., None]
+    covariance = bread @ (np.swapaxes(factored, -1, -2) @ score) @ bread
+    return beta, covariance, residuals
+
+
+def weighted_least_squares(z, y, weights=None, *, kind: str = "HC3",
+                           variance_factor=None) -> LeastSquaresFit:
+    """Weighted least squares of y on (1, z) with the sandwich covariance ``kind``.
+
+    Args:
+        z: (..., n, d) regressors; y: (..., n) responses.
+        weights: (..., n) non-negative row weights (locality and/or importance
+            weights); ``None`` for ones.
+        kind: ``"HC0"``, ``"HC1"`` or ``"HC3"`` (module docstring).
+    """
+    z = _as_array(z, "z")
+    if z.ndim < 2:
+        raise ValueError(f"expected z (..., n, d); got {z.shape}")
+    design = np.concatenate([np.ones((*z.shape[:-1], 1)), z], axis=-1)
+    beta, covariance, residuals = least_squares_sandwich(design, y, weights, kind=kind,
+                                                         variance_factor=variance_factor)
+    n, d = z.shape[-2:]
     return LeastSquaresFit(coef=beta[..., 1:], intercept=beta[..., 0],
                            covariance=covariance[..., 1:, 1:], df=n - d - 1,
                            residuals=residuals)
+
+
+def constrained_least_squares(z, y, weights, anchors, anchor_values, *, kind: str = "HC3",
+                              variance_factor=None) -> LeastSquaresFit:
+    """Weighted least squares of y on (1, z) subject to c + a_k.phi = v_k exactly for
+    each anchor row a_k (e.g. KernelSHAP's empty and full coalitions, which make the
+    fit over its sampling distribution the Shapley values). One instance: z (n, d), y
+    and weights (n,), anchors (k, d), anchor_values (k,).
+
+    With theta = (c, phi) and the constraints C theta = v, theta = theta_0 + N gamma
+    (theta_0 the least-norm solution, N an orthonormal basis of C's null space); gamma is
+    the unconstrained fit of y - A theta_0 on A N, and Cov(theta) = N Cov(gamma) N^T.
+    """
+    z, y = _as_array(z, "z"), _as_array(y, "y")
+    anchors = np.atleast_2d(_as_array(anchors, "anchors"))
+    values = np.atleast_1d(_as_array(anchor_values, "anchor_values"))
+    if z.ndim != 2 or anchors.shape[1:] != z.shape[1:] or values.shape != anchors.shape[:1]:
+        raise ValueError(f"expected z (n, d), anchors (k, d), anchor_values (k,); got "
+                         f"{z.shape}, {anchors.shape}, {values.shape}")
+    design = np.c_[np.ones(z.shape[0]), z]
+    constraint = np.c_[np.ones(anchors.shape[0]), anchors]
+    theta0 = np.linalg.lstsq(constraint, values, rcond=None)[0]
+    _, singular, vt = np.linalg.svd(constraint)
+    rank = int(np.sum(singular > 1e-10 * singular[0]))
+    null = vt[rank:].T                                                        # (p, p - rank)
+    gamma, cov_gamma, residuals = least_squares_sandwich(
+        design @ null, y - design @ theta0, weights, kind=kind,
+        variance_factor=variance_factor)
+    theta = theta0 + null @ gamma
+    covariance = null @ cov_gamma @ null.T
+    return LeastSquaresFit(coef=theta[1:], intercept=theta[0], covariance=covariance[1:, 1:],
+                           df=z.shape[0] - null.shape[1], residuals=residuals)
