@@ -35,32 +35,41 @@ def explain_by_importance(explainer, x: torch.Tensor, budget: int, *, batch_size
         batch_size=batch_size, pool_size=pool_size, initial_size=initial_size,
         defensive=defensive, prior_scale=prior_scale, tol=tol, prob=prob)
     fit = result.fit
-    draws = np.random.default_rng(explainer.seed).multivariate_normal(
-        fit.coef, fit.covariance, size=(explainer.num_chains, explainer.num_draws),
-        method="eigh")
     n = len(result.y)
-    explanation = Explanation.from_draws(
-        draws, bb.feature_names, method=explainer.method, inference="laplace",
-        n_queries=bb.n_queries - queries_before,
-        closed_form={"loc": fit.coef, "sd": fit.se, "distribution": "normal"},
-        observed_data={"response": result.y.numpy()},
-        constant_data={"z": result.perturbations.z[0].cpu().numpy(),
-                       "weights": result.locality.cpu().numpy(),
-                       "importance": result.importance.numpy(), "x": x.cpu().numpy()},
-        dims={"response": ["perturbation"], "z": ["perturbation", "feature"],
-              "weights": ["perturbation"], "importance": ["perturbation"],
-              "x": ["feature"]},
-        coords={"perturbation": np.arange(n)},
-        attrs={"design": "importance", "covariance": "sandwich (HC3)",
-               "kernel": explainer.kernel, "perturbation": type(scheme).__name__,
-               "seed": explainer.seed, "budget": budget, "batch_size": batch_size,
-               "pool_size": pool_size, "defensive": float(defensive),
-               "tol": -1.0 if tol is None else float(tol), "prob": float(prob),
-               "intercept": float(fit.intercept),
-               "target": -1 if bb.target is None else bb.target})
+    attrs = {"design": "importance", "covariance": "sandwich (HC3)",
+             "kernel": explainer.kernel, "perturbation": type(scheme).__name__,
+             "seed": explainer.seed, "budget": budget, "batch_size": batch_size,
+             "pool_size": pool_size, "defensive": float(defensive),
+             "tol": -1.0 if tol is None else float(tol), "prob": float(prob),
+             "intercept": float(fit.intercept),
+             "target": -1 if bb.target is None else bb.target}
+    n_queries = bb.n_queries - queries_before
     trace = xr.Dataset({k: ("round", np.asarray(v, dtype=float))
                         for k, v in result.trace.items()},
                        coords={"round": np.arange(len(result.trace["n_queries"]))})
-    idata = explanation.idata
-    idata.add_groups({"design_trace": trace})
-    return Explanation(idata)
+    feature_names = [str(f) for f in bb.feature_names]
+    closed = xr.Dataset({"loc": (("feature",), fit.coef), "sd": (("feature",), fit.se)},
+                        coords={"feature": feature_names}, attrs={"distribution": "normal"})
+
+    def build():
+        draws = np.random.default_rng(explainer.seed).multivariate_normal(
+            fit.coef, fit.covariance, size=(explainer.num_chains, explainer.num_draws),
+            method="eigh")
+        idata = Explanation.from_draws(
+            draws, feature_names, method=explainer.method, inference="laplace",
+            n_queries=n_queries,
+            closed_form={"loc": fit.coef, "sd": fit.se, "distribution": "normal"},
+            observed_data={"response": result.y.numpy()},
+            constant_data={"z": result.perturbations.z[0].cpu().numpy(),
+                           "weights": result.locality.cpu().numpy(),
+                           "importance": result.importance.numpy(), "x": x.cpu().numpy()},
+            dims={"response": ["perturbation"], "z": ["perturbation", "feature"],
+                  "weights": ["perturbation"], "importance": ["perturbation"],
+                  "x": ["feature"]},
+            coords={"perturbation": np.arange(n)}, attrs=attrs).idata
+        idata.add_groups({"design_trace": trace})
+        return idata
+
+    meta = {"method": explainer.method, "inference": "laplace", "n_queries": n_queries,
+            "n_instances": 1, **attrs}
+    return Explanation.deferred(closed, meta, build, trace)

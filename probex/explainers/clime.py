@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 from probex.blackbox import BlackBox, as_blackbox
+from probex.explainers._smoothing import smoothed_gradient_explanation
 from probex.explainers._surrogate import fit_surrogate, resolve_inference, surrogate_explanation
 from probex.explainers.smoothgrad import check_n_samples, check_sigma, gaussian_neighbourhood
 from probex.explanation import Explanation
@@ -81,14 +82,27 @@ class CLIME:
                                            progress)
         self.num_draws, self.num_chains = int(num_draws), int(num_chains)
 
-    def explain(self, x, n_samples: int | None = None) -> Explanation:
+    def explain(self, x, n_samples: int | None = None, *, estimator: str = "least_squares"
+                ) -> Explanation:
         """Explain one instance x (d,), or B instances (B, d) in one vectorized inference.
 
         Uses ``n_samples`` perturbations per instance plus one query of f(x) (stored as
         ``prediction``). Returns the surrogate's posterior as an Explanation; for exact
         inference ``mean`` is the (negligibly shrunk) least-squares slope.
+
+        ``estimator="importance"``: C-LIME's estimand phi(x) (Thm. 1) from function values
+        by Stein's identity, importance-sampled towards the decision boundary, with an
+        honest Monte Carlo error (:mod:`probex.inference.smoothed_gradient`; the prior and
+        inference settings do not apply).
         """
         n = self.n_samples if n_samples is None else check_n_samples(n_samples)
+        if estimator not in ("least_squares", "importance"):
+            raise ValueError("estimator must be 'least_squares' or 'importance', got "
+                             f"{estimator!r}")
+        if estimator == "importance":
+            return smoothed_gradient_explanation(
+                self.bb, x, n, self.sigma, self.seed, method=self.method,
+                from_gradients=False, num_draws=self.num_draws, num_chains=self.num_chains)
         instances, single, perturbations = gaussian_neighbourhood(self.bb, x, n, self.sigma,
                                                                   self.seed)
         d = instances.shape[1]

@@ -28,6 +28,7 @@ import torch
 
 from probex._checks import as_tensor, resolve_device
 from probex.blackbox import BlackBox
+from probex.explainers._smoothing import smoothed_gradient_explanation
 from probex.explanation import Explanation
 from probex.perturb import GaussianPerturbation, PerturbationSet
 
@@ -136,10 +137,17 @@ class SmoothGrad:
     def device(self) -> torch.device:
         return self.bb.device
 
-    def explain(self, x, n_samples: int | None = None) -> Explanation:
+    def explain(self, x, n_samples: int | None = None, *, estimator: str = "gaussian"
+                ) -> Explanation:
         """SmoothGrad of one instance x (d,) or of B instances (B, d), each from its own
         ``n_samples`` noisy gradients (n_samples + 1 queries: the last is f(x), stored as
         ``prediction``).
+
+        ``estimator="importance"``: the same phi(x) with an honest Monte Carlo error
+        (importance sampling towards the decision boundary for classifiers, stratified
+        standard errors, a SamplingWarning for heavy tails; see
+        :mod:`probex.inference.smoothed_gradient`). ``"gaussian"``: plain draws from the
+        noise and the normal (central-limit) error, too small for saturated models.
 
         Returns:
             an Explanation: ``mean`` (d,) or (B, d) is the SmoothGrad estimate, ``sd`` its
@@ -148,6 +156,12 @@ class SmoothGrad:
             ``observed_data`` the outputs f(a).
         """
         n = self.n_samples if n_samples is None else check_n_samples(n_samples)
+        if estimator not in ("gaussian", "importance"):
+            raise ValueError(f"estimator must be 'gaussian' or 'importance', got {estimator!r}")
+        if estimator == "importance":
+            return smoothed_gradient_explanation(
+                self.bb, x, n, self.sigma, self.seed, method=self.method, from_gradients=True,
+                num_draws=self.num_draws, num_chains=self.num_chains)
         instances, single, perturbations = gaussian_neighbourhood(self.bb, x, n, self.sigma,
                                                                   self.seed)
         d = instances.shape[1]

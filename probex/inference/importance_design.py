@@ -167,7 +167,8 @@ def importance_design(perturbation: Perturbation, x: torch.Tensor, query, budget
     Args:
         query: PerturbationSet (1, n rows) -> answers (1, n).
         budget: queries in all (anchors included).
-        batch_size: the smallest round; rounds grow by ``growth`` times the rows so far.
+        batch_size: the smallest round (and no round smaller than the start); rounds
+            grow by ``growth`` times the rows so far.
         pool_size: candidates per round at least (4 x the round's size if larger).
         initial_size: space-filling rows (default max(2 (d + 1), budget / 8): with
             doubling rounds, about four model calls whatever the budget).
@@ -200,7 +201,7 @@ def importance_design(perturbation: Perturbation, x: torch.Tensor, query, budget
     parts, answers, weights, factors = [], [], [], []
     trace = {"n_queries": [], "max_width": [], "batch_gain": [], "importance_ess": []}
     gain = math.nan
-    sizes = iter(round_sizes(budget - used, initial, batch_size, growth))
+    sizes = iter(round_sizes(budget - used, initial, max(batch_size, initial), growth))
     while True:
         y = query(batch)[0].cpu()
         parts.append(batch)

@@ -20,9 +20,9 @@ because the sample has not seen the tail that carries the mean. The diagnostic i
 shape k of a generalized Pareto distribution fitted to the largest absolute deviations
 (Zhang & Stephens, 2009, with the weakly informative prior of Vehtari et al., 2024,
 "Pareto smoothed importance sampling", JMLR 25): the variance is finite for k < 1/2 and
-the mean for k < 1; Vehtari et al. show a mean of n terms is reliable when
-k < min(1 - 1 / log10(n), 0.7). :func:`check_monte_carlo_error` warns
-(:class:`probex.diagnostics_warnings.SamplingWarning`) above that threshold.
+the mean for k < 1; Vehtari et al. treat k > 0.7 as unreliable whatever n.
+:func:`check_monte_carlo_error` warns (:class:`probex.diagnostics_warnings.SamplingWarning`)
+above :func:`reliability_threshold`.
 """
 
 from __future__ import annotations
@@ -96,11 +96,21 @@ def tail_shapes(terms, strata=None) -> np.ndarray:
 
 
 def reliability_threshold(n: int) -> float:
-    """min(1 - 1 / log10(n), 0.7): the largest Pareto k for which a mean of n terms is
-    reliable (Vehtari et al., 2024, Sec. 3); 0 for n <= 10."""
+    """The largest Pareto k of the terms' tail for which a mean of n terms is trusted:
+    0.7 (Vehtari et al., 2024: beyond it the mean's error converges too slowly for any
+    practical n), or 0.9 below n = 200, where the tail fit rests on fewer than 43 points
+    and the k-hat of light-tailed terms often exceeds 0.7 by chance; 0 for n <= 10.
+
+    Measured on SmoothGrad / C-LIME terms of trained MLPs (12 seeds x 10 instances,
+    max over 30 features): with importance sampling on a moderately saturated network
+    (honest errors, mean z^2 1.0-1.2) the warning fires for 1-8% of explanations at
+    n = 1000 and 12-31% at n = 100; with plain sampling on a strongly saturated network
+    (mean z^2 280-2000) it fires for 80-88% and the unflagged rest has z^2 0.8-0.9.
+    It cannot see a tail the sample never reached: on a moderately saturated network
+    the plain estimator's unflagged explanations still have z^2 2-12."""
     if n <= 10:
         return 0.0
-    return min(1.0 - 1.0 / math.log10(n), 0.7)
+    return 0.7 if n >= 200 else 0.9
 
 
 def importance_ess(weights) -> float:
