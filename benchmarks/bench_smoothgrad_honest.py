@@ -35,8 +35,9 @@ def truth(bb, x, sigma, n, seed):
     xt = torch.as_tensor(x)
     value, gradient = bb.gradient(xt[None])
     model = LogitModel.from_gradient(float(value), gradient[0].numpy())
-    generator = torch.Generator().manual_seed(seed)
-    chunk, sums = 200_000, np.zeros((2, 2, x.size))
+    generator = torch.Generator().manual_seed(int(seed))
+    chunk, sums = 250_000, np.zeros((2, 2, x.size))
+    n = chunk * max(1, n // chunk)
     for _ in range(n // chunk):
         draws = TiltedGaussian(model, sigma, 0.5).sample(chunk, generator, antithetic=False)
         terms = draws.weights.numpy()[:, None] * bb.gradient(xt + draws.z)[1].numpy()
@@ -70,6 +71,7 @@ def main(quick: bool) -> None:
         p = bb(data.X_test).numpy()
         logit = np.log(np.clip(p, 1e-300, 1)) - np.log1p(-np.clip(p, 0, 1 - 1e-16))
         order = np.argsort(logit)
+        order = order[np.abs(logit[order]) < 33]   # probabilities not rounded to 0 or 1
         rows = order[np.linspace(0, len(order) - 1, n_rows).round().astype(int)]
         truths = [truth(bb, data.X_test[i], sigma, 500_000 if quick else 2_000_000, 7 + i)
                   for i in rows]

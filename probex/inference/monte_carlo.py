@@ -98,19 +98,20 @@ def tail_shapes(terms, strata=None) -> np.ndarray:
 def reliability_threshold(n: int) -> float:
     """The largest Pareto k of the terms' tail for which a mean of n terms is trusted:
     0.7 (Vehtari et al., 2024: beyond it the mean's error converges too slowly for any
-    practical n), or 0.9 below n = 200, where the tail fit rests on fewer than 43 points
-    and the k-hat of light-tailed terms often exceeds 0.7 by chance; 0 for n <= 10.
+    practical n); 0.9 below n = 200 and 1 (an infinite mean) below n = 100, where the
+    tail fit rests on fewer than 43 (30) points and the k-hat of light-tailed terms often
+    exceeds 0.7 by chance; 0 for n <= 10.
 
     Measured on SmoothGrad / C-LIME terms of trained MLPs (12 seeds x 10 instances,
     max over 30 features): with importance sampling on a moderately saturated network
     (honest errors, mean z^2 1.0-1.2) the warning fires for 1-8% of explanations at
-    n = 1000 and 12-31% at n = 100; with plain sampling on a strongly saturated network
+    n = 1000 (at threshold 0.7) and 12-31% at n = 100 (at 0.9); with plain sampling on a strongly saturated network
     (mean z^2 280-2000) it fires for 80-88% and the unflagged rest has z^2 0.8-0.9.
     It cannot see a tail the sample never reached: on a moderately saturated network
     the plain estimator's unflagged explanations still have z^2 2-12."""
     if n <= 10:
         return 0.0
-    return 0.7 if n >= 200 else 0.9
+    return 0.7 if n >= 200 else 0.9 if n >= 100 else 1.0
 
 
 def importance_ess(weights) -> float:

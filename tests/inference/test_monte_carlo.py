@@ -68,6 +68,7 @@ def test_warns_for_heavy_tailed_terms_and_not_for_normal_ones():
 
 def test_threshold_and_ess_and_input_checks():
     assert reliability_threshold(10) == 0.0 and reliability_threshold(100) == 0.9
+    assert reliability_threshold(50) == 1.0
     assert reliability_threshold(200) == reliability_threshold(10**6) == 0.7
     assert importance_ess(np.ones(50)) == pytest.approx(50.0)
     assert importance_ess(np.r_[1.0, np.zeros(9)]) == pytest.approx(1.0)
