@@ -110,7 +110,7 @@ def test_exact_targets_are_shapley_values_and_least_squares():
     # a linear black box: the Gaussian target is its coefficients in z units (std * w)
     w = np.array([0.5, -1.0, 0.0, 2.0, 0.3, -0.7])
     gauss = GaussianPerturbation(BACKGROUND, kernel="lime")
-    linear = gaussian_surrogate_target(lambda a: a @ w, gauss, X0, n_samples=20_000)
+    linear = gaussian_surrogate_target(lambda a: np.asarray(a) @ w, gauss, X0, n_samples=20_000)
     np.testing.assert_allclose(linear.coef, gauss.std.numpy() * w, atol=1e-8)
 
 
