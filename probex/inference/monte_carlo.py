@@ -106,7 +106,8 @@ def reliability_threshold(n: int) -> float:
     max over 30 features): with importance sampling on a moderately saturated network
     (honest errors, mean z^2 1.0-1.2) the warning fires for 1-8% of explanations at
     n = 1000 (at threshold 0.7) and 12-31% at n = 100 (at 0.9); with plain sampling on
-    a strongly saturated network (mean z^2 280-2000) it fires for 80-88% and the unflagged rest has z^2 0.8-0.9.
+    a strongly saturated network (mean z^2 280-2000) it fires for 80-88% and the
+    unflagged rest has z^2 0.8-0.9.
     It cannot see a tail the sample never reached: on a moderately saturated network
     the plain estimator's unflagged explanations still have z^2 2-12."""
     if n <= 10:
