@@ -109,7 +109,8 @@ class Explainer:
         """Stamp the shared metadata, and drop the instance axis for a single row."""
         values = targets.cpu().numpy()
         target = int(values[0]) if len(values) and (values == values[0]).all() else values
-        explanation.with_attrs(method=self.method, uncertainty=self.uncertainty,
+        uncertainty = explanation.attrs.get("uncertainty", self.uncertainty)  # per call
+        explanation.with_attrs(method=self.method, uncertainty=uncertainty,
                                seed=self.seed, n_queries=int(n_queries), target=target,
                                probex_version=__version__)
         return explanation[0] if single else explanation

@@ -16,8 +16,9 @@ import math
 import numpy as np
 import torch
 
-from probex._checks import check_count, check_positive, check_probability
+from probex._checks import check_choice, check_count, check_positive, check_probability
 from probex._deprecation import renamed_arguments
+from probex.explainers._importance import importance_explanation
 from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
 from probex.explanation import Explanation
 from probex.inference._runtime import progress_bar
@@ -62,8 +63,9 @@ class EAGLE(SurrogateExplainer):
 
     @renamed_arguments(budget="n_samples", tol="target_width")
     def explain(self, x, n_samples: int | None = None, *, target=None,
-                target_width: float | None = None, batch_size: int | None = None,
-                pool_size: int = 2000, initial_size: int | None = None,
+                target_width: float | None = None, design: str = "importance",
+                batch_size: int | None = None, pool_size: int = 2000,
+                initial_size: int | None = None, defensive: float = 0.2,
                 prob: float = 0.95) -> Explanation:
         """Explain x (d,) (or each row of a batch (B, d) in turn) with at most
         ``n_samples`` black-box queries per instance.
@@ -73,13 +75,25 @@ class EAGLE(SurrogateExplainer):
             target: the output explained (see :class:`~probex.explainers.Explainer`).
             target_width: stop once every ``prob`` interval is narrower than this (output
                 units).
+            design: ``"importance"`` (default; :mod:`probex.explainers._importance`): EIG
+                picks sampled with known probabilities, an importance-weighted fit and a
+                sandwich posterior, honest for the surrogate over the whole perturbation
+                distribution whatever the black box (``inference="laplace"``).
+                ``"greedy"``: the paper's greedy EIG batches with the conjugate (or the
+                prior's) posterior, whose intervals shrink around the fit on the points it
+                picked, which a nonlinear black box moves away from the target (coverage
+                0.58-0.90 at 1,000 queries where the importance design has 0.94-0.97).
             batch_size: queries per round (default max(10, d)).
             pool_size: candidates drawn from the scheme per round.
-            initial_size: rows of the space-filling start (default 2 (d + 1)).
+            initial_size: rows of the space-filling start (default 2 (d + 1) greedy,
+                max(2 (d + 1), n_samples / 8) importance).
+            defensive: the share of each importance pick drawn from the scheme's own
+                distribution (bounds the importance weights by 1 / defensive).
             prob: interval probability for ``target_width`` and the trace's ``max_width``.
 
         Returns:
-            an :class:`~probex.Explanation` whose ``trace`` has one row per round:
+            an :class:`~probex.Explanation`. With ``design="greedy"`` its ``trace`` has one
+            row per round:
             ``n_queries``, ``information_gain`` (cumulative, nats, sigma^2 known: 1/2 log
             det of the prior-to-posterior precision ratio), ``information_gain_nig``
             (sigma^2 unknown), ``batch_gain`` (the round's EIG predicted at selection),
@@ -91,11 +105,13 @@ class EAGLE(SurrogateExplainer):
         pool_size = check_count("pool_size", pool_size)
         if pool_size < batch_size:
             raise ValueError(f"pool_size ({pool_size}) must be at least batch_size ({batch_size})")
+        check_choice("design", design, ("importance", "greedy"))
         options = {"target_width": check_positive("target_width", target_width,
                                                   allow_none=True),
-                   "batch_size": batch_size, "pool_size": pool_size,
-                   "initial_size": check_count("initial_size", initial_size or 2 * (d + 1),
-                                               minimum=2),
+                   "batch_size": batch_size, "pool_size": pool_size, "design": design,
+                   "initial_size": None if initial_size is None else check_count(
+                       "initial_size", initial_size, minimum=2),
+                   "defensive": check_probability("defensive", defensive),
                    "prob": check_probability("prob", prob)}
         return super().explain(x, n_samples, target=target, **options)
 
@@ -103,9 +119,16 @@ class EAGLE(SurrogateExplainer):
         return True
 
     def _explain(self, X, targets, n_samples, streams, *, target_width, batch_size, pool_size,
-                 initial_size, prob, keep_data=None) -> Explanation:
+                 initial_size, prob, design="importance", defensive=0.2,
+                 keep_data=None) -> Explanation:
+        if design == "importance":
+            return importance_explanation(
+                self, X, targets, n_samples, streams, batch_size=batch_size,
+                pool_size=pool_size, initial_size=initial_size, defensive=defensive,
+                target_width=target_width, prob=prob, keep_data=keep_data)
         d = self.perturbation.n_features
-        budget, initial = n_samples, min(n_samples, initial_size)
+        budget = n_samples
+        initial = min(n_samples, initial_size or 2 * (d + 1))
         generator = streams.generator(0)
         design_prior = (self.prior if isinstance(self.prior, NormalInverseGamma)
                         else NormalInverseGamma())

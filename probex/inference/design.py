@@ -317,8 +317,9 @@ def greedy_batch(pool_z: torch.Tensor, pool_weights: torch.Tensor, state: Design
     moves by delta = (w / (W + w)) u. For the pool (rows U = pool - z_bar, products
     A = U C) this is A' = A - r s^T with r = gamma A u + (w / (W + w))(1 - gamma u^T C u),
     and the quadratic forms q = diag(A U^T) follow as q' = q - (w / (W + w) + r) A u
-    + r (w / (W + w)) u^T C u. A is kept as A_0 minus the stored rank-one terms, so a
-    pick costs O(m (d + j)) for a pool of m rows and j earlier picks, not O(m d^2).
+    + r (w / (W + w)) u^T C u. A is updated in place, so a pick costs O(m d) (two
+    matrix-vector products and a rank-one update; C u is row k of A) and a batch of
+    b ~ d picks O(m d^2): one factorisation-free pass per pick, no loop over candidates.
 
     Greedy maximisation of this (monotone submodular) log-determinant gain is within
     1 - 1/e of the best batch of its size drawn from the pool.
@@ -342,30 +343,26 @@ def greedy_batch(pool_z: torch.Tensor, pool_weights: torch.Tensor, state: Design
     cov = state.covariance_unit.clone()
     z_mean = state.z_mean.to(dtype).clone()
     total = float(state.weight_sum)
-    base = (pool_z - z_mean) @ cov  # A_0
-    quad = (base * (pool_z - z_mean)).sum(-1)
-    r_terms = torch.zeros(batch_size, m, dtype=dtype, device=device)
-    s_terms = torch.zeros(batch_size, d, dtype=dtype, device=device)
+    products = (pool_z - z_mean) @ cov  # A = U C, kept up to date by rank-one steps
+    quad = (products * (pool_z - z_mean)).sum(-1)
     taken = torch.zeros(m, dtype=torch.bool, device=device)
     index, gains = [], []
-    for j in range(batch_size):
+    for _ in range(batch_size):
         # w_eff = w W / (W + w) and log1p is increasing: rank by quad * w / (W + w)
         score = (pool_weights / (pool_weights + total)).mul_(quad).masked_fill_(taken, -math.inf)
         k = int(score.argmax())
         taken[k] = True
         u = pool_z[k] - z_mean
-        s = cov @ u
+        s = products[k].clone()                # C u (row k of A = U C, C symmetric)
         v, w = float(u @ s), float(pool_weights[k])
         w_eff = w * total / (total + w)
         gamma, shift = w_eff / (1.0 + w_eff * v), w / (total + w)
         index.append(k)
         gains.append(0.5 * math.log1p(w_eff * max(v, 0.0)))
-        Au = base @ u
-        if j:
-            Au.addmv_(r_terms[:j].T, s_terms[:j] @ u, alpha=-1.0)
+        Au = products @ u                      # O(m d)
         r = Au.mul(gamma).add_(shift * (1.0 - gamma * v))
         quad.addcmul_(r + shift, Au, value=-1.0).add_(r, alpha=shift * v)
-        r_terms[j], s_terms[j] = r, s
+        products.addr_(r, s, alpha=-1.0)       # A' = A - r s^T, O(m d)
         cov.addr_(s, s, alpha=-gamma)
         z_mean.add_(u, alpha=shift)
         total += w
