@@ -88,11 +88,12 @@ def reproducibility_row(px, bb, timed, X, x, row, grid) -> dict:
                                             sample_around_instance=True) for s in SEEDS]
 
     def eagle(n):
-        return [px.EAGLE(bb, background=X, seed=s).explain(
+        return [px.EAGLE(bb, design="greedy", background=X, seed=s).explain(
             x, n_samples=n, batch_size=50, pool_size=2000).mean for s in SEEDS]
 
     def sobol_only(n):  # EAGLE's space-filling start for the whole budget: no EIG rounds
-        return [px.EAGLE(bb, background=X, seed=s).explain(x, n_samples=n, initial_size=n).mean
+        return [px.EAGLE(bb, design="greedy",
+                         background=X, seed=s).explain(x, n_samples=n, initial_size=n).mean
                 for s in SEEDS]
 
     def bayeslime_random(n):
@@ -194,7 +195,8 @@ def main(argv=None) -> dict:
     total, rounds = 0.0, 0
     for s in range(3):
         start = time.perf_counter()
-        e = px.EAGLE(bb, background=X, seed=s).explain(data.X_test[rows[0]], n_samples=budget,
+        e = px.EAGLE(bb, design="greedy",
+                     background=X, seed=s).explain(data.X_test[rows[0]], n_samples=budget,
                                                        batch_size=50, pool_size=2000)
         total += time.perf_counter() - start
         rounds += len(e.trace)

@@ -75,11 +75,13 @@ def main(quick: bool) -> None:
     rows = []
     for i in chosen:
         x = data.X_test[i]
-        t_sg, sg = median_time(lambda x=x, i=i: px.SmoothGrad(net, sigma=sigma, seed=i)
+        t_sg, sg = median_time(lambda x=x, i=i: px.SmoothGrad(net, estimator="gaussian",
+                                                              sigma=sigma, seed=i)
                                .explain(x, n_samples=n), repeats)
         t_cap, cap = median_time(lambda x=x, i=i: captum_smoothgrad(net, x, sigma, n, i), repeats)
-        t_cl, cl = median_time(lambda x=x, i=i: px.CLIME(px.BlackBox(net), sigma=sigma, seed=i)
-                               .explain(x, n_samples=n), repeats)
+        t_cl, cl = median_time(lambda x=x, i=i: px.CLIME(
+            px.BlackBox(net), estimator="least_squares", sigma=sigma, seed=i)
+            .explain(x, n_samples=n), repeats)
         t_lime, lime = median_time(
             lambda x=x, i=i: lime_clime(net, data.X_train, x, sigma, n, i), repeats)
         # independent noise in each pair: the difference has sd sqrt(2) * se

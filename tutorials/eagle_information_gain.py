@@ -138,7 +138,7 @@ for d in DIMS_BOUND:
     bb, background, x = noisy_linear(d, seed=d)
     curves[f"d = {d}, Gaussian"] = {}
     for name, e in {
-        "EAGLE": px.EAGLE(bb, background=background, seed=0).explain(
+        "EAGLE": px.EAGLE(bb, design="greedy", background=background, seed=0).explain(
             x, n_samples=T_BOUND, batch_size=max(10, d), pool_size=1000),
         "random": px.BayesLIME(bb, background=background, seed=0).explain(x, n_samples=T_BOUND),
     }.items():
@@ -152,7 +152,8 @@ cancer_bb = px.BlackBox(forest, feature_names=cancer.feature_names)
 x_cancer = cancer.X_test[0]
 curves["breast_cancer, d = 30, masks"] = {}
 for name, e in {
-    "EAGLE": px.EAGLE(cancer_bb, background=cancer.X_train, perturbation="mask", seed=0).explain(
+    "EAGLE": px.EAGLE(cancer_bb, design="greedy",
+                      background=cancer.X_train, perturbation="mask", seed=0).explain(
         x_cancer, n_samples=T_BOUND, batch_size=30, pool_size=1000),
     "random": px.BayesLIME(cancer_bb, background=cancer.X_train, perturbation="mask",
                            seed=0).explain(x_cancer, n_samples=T_BOUND),
@@ -241,7 +242,7 @@ for d in sorted(set(DIMS) | {D_FOR_DELTA}):
     for seed in SEEDS_B:
         bb, background, x = noisy_linear(d, seed=100 * seed + d)
         for name, e in {
-            "EAGLE": px.EAGLE(bb, background=background, seed=seed).explain(
+            "EAGLE": px.EAGLE(bb, design="greedy", background=background, seed=seed).explain(
                 x, n_samples=budget, batch_size=STEP, pool_size=500),
             "random": px.BayesLIME(bb, background=background, seed=seed).explain(
                 x, n_samples=budget),
@@ -334,7 +335,7 @@ MAX_QUERIES = 600 if smoke_test else 5000
 
 
 def methods(bb, background, seed):
-    eagle = px.EAGLE(bb, background=background, seed=seed)
+    eagle = px.EAGLE(bb, design="greedy", background=background, seed=seed)
     lime = px.BayesLIME(bb, background=background, seed=seed)
     return {
         "EAGLE": lambda x, n: eagle.explain(x, n_samples=n, batch_size=50, pool_size=1000),
@@ -346,7 +347,7 @@ def methods(bb, background, seed):
 
 def to_width(name, bb, background, x, width):
     if name == "EAGLE":
-        e = px.EAGLE(bb, background=background, seed=0).explain(
+        e = px.EAGLE(bb, design="greedy", background=background, seed=0).explain(
             x, n_samples=MAX_QUERIES, target_width=width, batch_size=25, pool_size=1000)
     else:
         e = px.BayesLIME(bb, background=background, seed=0).explain(

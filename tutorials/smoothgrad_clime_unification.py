@@ -121,7 +121,8 @@ def reference_phi(kind: str, net, point, sigma: float, n: int, seed: int = 999) 
         w, b = logistic_parameters(net)
         return logistic_smoothgrad(w, b, point, sigma)
     chunks = max(4, n // 100_000)
-    e = px.SmoothGrad(net, sigma=sigma, seed=seed, n_draws=10, n_chains=1).explain(
+    e = px.SmoothGrad(net, estimator="gaussian",
+                      sigma=sigma, seed=seed, n_draws=10, n_chains=1).explain(
         np.tile(point, (chunks, 1)), n_samples=n // chunks)
     return e.mean.mean(0)
 
@@ -145,8 +146,8 @@ for ax, (kind, net) in zip(axes, models.items(), strict=True):
     rows = {"n": N_GRID, "sg_vs_clime": [], "sg_vs_phi": [], "clime_vs_phi": []}
     for k, n in enumerate(N_GRID):
         X = np.tile(x, (REPS_A, 1))
-        sg = px.SmoothGrad(net, sigma=SIGMA, seed=k).explain(X, n_samples=n)
-        cl = px.CLIME(px.BlackBox(net), sigma=SIGMA, seed=k, n_draws=100,
+        sg = px.SmoothGrad(net, estimator="gaussian", sigma=SIGMA, seed=k).explain(X, n_samples=n)
+        cl = px.CLIME(px.BlackBox(net), estimator="least_squares", sigma=SIGMA, seed=k, n_draws=100,
                       n_chains=2).explain(X, n_samples=n)
         rows["sg_vs_clime"].append(float(np.linalg.norm(sg.mean - cl.mean, axis=1).mean()))
         rows["sg_vs_phi"].append(float(np.linalg.norm(sg.mean - phi, axis=1).mean()))
@@ -209,9 +210,10 @@ for kind in HIDDEN:
             for start in range(0, REPS_B, CHUNK):
                 X = np.tile(point, (min(CHUNK, REPS_B - start), 1))
                 seed = 10_000 * k + start
-                sg = px.SmoothGrad(net, sigma=SIGMA, seed=seed, n_draws=10,
+                sg = px.SmoothGrad(net, estimator="gaussian", sigma=SIGMA, seed=seed, n_draws=10,
                                    n_chains=1).explain(X, n_samples=n)
-                cl = px.CLIME(px.BlackBox(net), sigma=SIGMA, seed=seed, n_draws=10,
+                cl = px.CLIME(px.BlackBox(net), estimator="least_squares",
+                              sigma=SIGMA, seed=seed, n_draws=10,
                               n_chains=1).explain(X, n_samples=n)
                 for name, e in (("SmoothGrad", sg), ("C-LIME", cl)):
                     dev[name].extend(np.abs(e.mean - phi).max(1).tolist())
@@ -304,8 +306,10 @@ for color, (kind, net) in zip(("C0", "C3"), models.items(), strict=True):
             "clime_pathwise_L": []}
     for sigma in SIGMAS:
         L = smoothed_gradient_lipschitz(norm_bound, sigma)
-        sg_explainer = px.SmoothGrad(net, sigma=sigma, seed=1, n_draws=10, n_chains=1)
-        cl_explainer = px.CLIME(px.BlackBox(net), sigma=sigma, seed=1, n_draws=10,
+        sg_explainer = px.SmoothGrad(net, estimator="gaussian",
+                                     sigma=sigma, seed=1, n_draws=10, n_chains=1)
+        cl_explainer = px.CLIME(px.BlackBox(net), estimator="least_squares",
+                                sigma=sigma, seed=1, n_draws=10,
                                 n_chains=1)
         sg0, cl0 = sg_explainer.explain(x, N_ROBUST), cl_explainer.explain(x, N_ROBUST)
         z = cl0.idata.constant_data["z"].values
@@ -385,11 +389,15 @@ logistic = models["logistic"]
 w, b = logistic_parameters(logistic)
 log_odds = px.BlackBox(LogOdds(logistic), task="regression", feature_names=data.feature_names)
 n_linear = 500
-sg_lin = px.SmoothGrad(log_odds, sigma=SIGMA, seed=3).explain(x, n_samples=n_linear)
-cl_lin = px.CLIME(log_odds, sigma=SIGMA, seed=3).explain(x, n_samples=n_linear)
+sg_lin = px.SmoothGrad(log_odds, estimator="gaussian",
+                       sigma=SIGMA, seed=3).explain(x, n_samples=n_linear)
+cl_lin = px.CLIME(log_odds, estimator="least_squares",
+                  sigma=SIGMA, seed=3).explain(x, n_samples=n_linear)
 bb_prob = px.BlackBox(logistic, feature_names=data.feature_names)
-sg_prob = px.SmoothGrad(bb_prob, sigma=SIGMA, seed=3).explain(x, n_samples=4000)
-cl_prob = px.CLIME(bb_prob, sigma=SIGMA, seed=3).explain(x, n_samples=4000)
+sg_prob = px.SmoothGrad(bb_prob, estimator="gaussian",
+                        sigma=SIGMA, seed=3).explain(x, n_samples=4000)
+cl_prob = px.CLIME(bb_prob, estimator="least_squares",
+                   sigma=SIGMA, seed=3).explain(x, n_samples=4000)
 phi_prob = logistic_smoothgrad(w, b, x, SIGMA)
 part_d = {
     "sg_logit_max_abs_error": float(np.abs(sg_lin.mean - w).max()),

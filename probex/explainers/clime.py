@@ -60,8 +60,9 @@ class CLIME(SurrogateExplainer):
             distribution).
         inference: ``"auto"``, ``"exact"``, ``"svi"``, ``"nuts"`` or a runner, as in
             BayesLIME.
+        estimator: ``"importance"`` (default) or ``"least_squares"``, see :meth:`explain`.
         seed: seeds perturbations and inference; with SmoothGrad's ``seed`` and ``sigma``
-            the perturbations are identical.
+            the perturbations are identical (``least_squares`` against ``gaussian``).
         n_draws, n_chains, device, progress, blackbox_options: as for BayesLIME.
 
     The coefficients are in output units per input unit (probability per unit of x_j for
@@ -72,9 +73,12 @@ class CLIME(SurrogateExplainer):
 
     @renamed_arguments(num_draws="n_draws", num_chains="n_chains")
     def __init__(self, model, sigma: float = 1.0, n_samples: int = 1000, prior=None,
-                 inference="auto", *, n_draws: int = 1000, n_chains: int = 4, seed: int = 0,
+                 inference="auto", *, estimator: str = "importance", n_draws: int = 1000,
+                 n_chains: int = 4, seed: int = 0,
                  device=None, progress: bool | None = None, blackbox_options: dict | None = None):
         self.sigma = check_sigma(sigma)
+        check_choice("estimator", estimator, ("importance", "least_squares"))
+        self.estimator = estimator
         super().__init__(model, None, prior=clime_prior(self.sigma) if prior is None else prior,
                          inference=inference, n_samples=n_samples, n_draws=n_draws,
                          n_chains=n_chains, seed=seed, device=device, progress=progress,
@@ -86,7 +90,7 @@ class CLIME(SurrogateExplainer):
         return isotropic_perturbation(self.bb.n_features, self.sigma)
 
     def explain(self, x, n_samples: int | None = None, *, target=None,
-                estimator: str = "importance") -> Explanation:
+                estimator: str | None = None) -> Explanation:
         """C-LIME of one instance (d,) or a batch (B, d), each from its own ``n_samples``
         function values.
 
@@ -103,6 +107,7 @@ class CLIME(SurrogateExplainer):
                 and sigma it queries the same points as
                 ``SmoothGrad(estimator="gaussian")``.
         """
+        estimator = self.estimator if estimator is None else estimator
         check_choice("estimator", estimator, ("importance", "least_squares"))
         return super().explain(x, n_samples, target=target, estimator=estimator)
 

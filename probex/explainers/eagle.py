@@ -52,18 +52,25 @@ class EAGLE(SurrogateExplainer):
     which local linear approximation the surrogate estimates (rows at the kernel's most
     informative radius count more than under random sampling).
 
-    Arguments as :class:`~probex.explainers._surrogate.SurrogateExplainer`; the design
-    always uses the conjugate posterior (of the default NIG prior when ``prior`` is not
-    conjugate), the final posterior uses ``inference``. ``seed`` seeds the starting design,
-    the candidate pools and inference; ``progress`` shows a bar over the query budget.
+    Arguments as :class:`~probex.explainers._surrogate.SurrogateExplainer`, plus
+    ``design`` (``"importance"``, the default, or ``"greedy"``: see :meth:`explain`). The
+    greedy design always uses the conjugate posterior (of the default NIG prior when
+    ``prior`` is not conjugate), the final posterior uses ``inference``. ``seed`` seeds the
+    starting design, the candidate pools and inference; ``progress`` shows a bar over the
+    query budget.
     """
 
     method = "EAGLE"
     vectorized = False
 
+    def __init__(self, model, background=None, *, design: str = "importance", **options):
+        check_choice("design", design, ("importance", "greedy"))
+        self.design = design
+        super().__init__(model, background, **options)
+
     @renamed_arguments(budget="n_samples", tol="target_width")
     def explain(self, x, n_samples: int | None = None, *, target=None,
-                target_width: float | None = None, design: str = "importance",
+                target_width: float | None = None, design: str | None = None,
                 batch_size: int | None = None, pool_size: int = 2000,
                 initial_size: int | None = None, defensive: float = 0.2,
                 prob: float = 0.95) -> Explanation:
@@ -75,7 +82,8 @@ class EAGLE(SurrogateExplainer):
             target: the output explained (see :class:`~probex.explainers.Explainer`).
             target_width: stop once every ``prob`` interval is narrower than this (output
                 units).
-            design: ``"importance"`` (default; :mod:`probex.explainers._importance`): EIG
+            design: the explainer's ``design`` by default (set in the constructor).
+                ``"importance"`` (:mod:`probex.explainers._importance`): EIG
                 picks sampled with known probabilities, an importance-weighted fit and a
                 sandwich posterior, honest for the surrogate over the whole perturbation
                 distribution whatever the black box (``inference="laplace"``).
@@ -105,6 +113,7 @@ class EAGLE(SurrogateExplainer):
         pool_size = check_count("pool_size", pool_size)
         if pool_size < batch_size:
             raise ValueError(f"pool_size ({pool_size}) must be at least batch_size ({batch_size})")
+        design = self.design if design is None else design
         check_choice("design", design, ("importance", "greedy"))
         options = {"target_width": check_positive("target_width", target_width,
                                                   allow_none=True),

@@ -64,6 +64,7 @@ class SmoothGrad(LocalExplainer):
         device: where gradients are computed; defaults to the BlackBox's device (CPU when
             wrapping). Noise is drawn on the CPU from seeded generators, so CPU and GPU
             runs use the same perturbations.
+        estimator: ``"importance"`` (default) or ``"gaussian"``, see :meth:`explain`.
         seed: seeds the perturbations (and the normal draws); same seed, same numbers.
         n_draws, n_chains: size of the draws stored in the Explanation.
 
@@ -77,8 +78,8 @@ class SmoothGrad(LocalExplainer):
 
     @renamed_arguments(num_draws="n_draws", num_chains="n_chains")
     def __init__(self, model, sigma: float = 1.0, n_samples: int = 1000, device=None, *,
-                 seed: int = 0, n_draws: int = 1000, n_chains: int = 4,
-                 progress: bool | None = None, **blackbox_options):
+                 estimator: str = "importance", seed: int = 0, n_draws: int = 1000,
+                 n_chains: int = 4, progress: bool | None = None, **blackbox_options):
         super().__init__(model, n_samples=n_samples, seed=seed, device=device,
                          progress=progress, blackbox_options=blackbox_options)
         if not self.bb.differentiable:
@@ -87,11 +88,13 @@ class SmoothGrad(LocalExplainer):
                 f"input_type='torch', not a {self.bb.kind} model (use px.CLIME for the "
                 "same explanation from function values)")
         self.sigma = check_sigma(sigma)
+        check_choice("estimator", estimator, ("importance", "gaussian"))
+        self.estimator = estimator
         self.n_draws = check_count("n_draws", n_draws)
         self.n_chains = check_count("n_chains", n_chains)
 
     def explain(self, x, n_samples: int | None = None, *, target=None,
-                estimator: str = "importance") -> Explanation:
+                estimator: str | None = None) -> Explanation:
         """SmoothGrad of one instance (d,) or a batch (B, d), each from its own
         ``n_samples`` gradients.
 
@@ -111,6 +114,7 @@ class SmoothGrad(LocalExplainer):
             an Explanation: ``mean`` the SmoothGrad estimate, ``sd`` its Monte Carlo
             standard error, ``hdi`` the normal interval.
         """
+        estimator = self.estimator if estimator is None else estimator
         check_choice("estimator", estimator, ("importance", "gaussian"))
         return super().explain(x, n_samples, target=target, estimator=estimator)
 

@@ -48,7 +48,7 @@ def test_linear_model_gives_its_weights_up_to_the_negligible_prior_shrinkage():
     """f = c + w.a is fitted exactly by least squares (no Monte Carlo error); the only
     deviation is the prior's ridge, bounded by shrinkage_bound (~2e-5 here)."""
     bb = px.BlackBox(lambda a: 2.0 + a @ W, task="regression", n_features=D)
-    e = px.CLIME(bb, sigma=0.1, seed=0).explain(X0, n_samples=1000)
+    e = px.CLIME(bb, estimator="least_squares", sigma=0.1, seed=0).explain(X0, n_samples=1000)
     tolerance = shrinkage_bound(e.idata.constant_data["z"].values, 0.1) * np.linalg.norm(W)
     assert tolerance < 1e-4
     assert np.linalg.norm(e.mean - W) <= tolerance
@@ -59,7 +59,7 @@ def test_linear_model_gives_its_weights_up_to_the_negligible_prior_shrinkage():
 
 def test_posterior_mean_is_the_least_squares_slope_on_smoothgrads_perturbations():
     bb = logistic_blackbox()
-    e = px.CLIME(bb, sigma=0.1, seed=7).explain(X0, n_samples=400)
+    e = px.CLIME(bb, estimator="least_squares", sigma=0.1, seed=7).explain(X0, n_samples=400)
     const = e.idata.constant_data
     z, y = const["z"].values, e.idata.observed_data["response"].values
     assert np.all(const["weights"].values == 1.0)  # no locality kernel, no anchor row
@@ -69,11 +69,12 @@ def test_posterior_mean_is_the_least_squares_slope_on_smoothgrads_perturbations(
     bound = shrinkage_bound(z, 0.1)
     assert np.linalg.norm(e.mean - slope) <= bound * np.linalg.norm(slope) * 1.0001
     # the same seed and sigma give SmoothGrad the very same perturbations
-    sg = px.SmoothGrad(bb, sigma=0.1, seed=7).explain(X0, n_samples=400)
+    sg = px.SmoothGrad(bb, estimator="gaussian", sigma=0.1, seed=7).explain(X0, n_samples=400)
     np.testing.assert_array_equal(sg.idata.constant_data["z"].values, z)
     # the package default prior N(0, s^2 I) is a ridge alpha = 1 against n sigma^2 = 4
     # units of information: it would shrink by ~20%, which is why C-LIME rescales it
-    ridge = px.CLIME(bb, sigma=0.1, seed=7, prior=NormalInverseGamma()).explain(X0,
+    ridge = px.CLIME(bb, estimator="least_squares",
+                     sigma=0.1, seed=7, prior=NormalInverseGamma()).explain(X0,
                                                                                 n_samples=400)
     assert np.linalg.norm(ridge.mean - slope) > 0.1 * np.linalg.norm(slope)
     assert repr(clime_prior(0.1)) in e.attrs["prior"]
@@ -83,7 +84,8 @@ def test_logistic_model_matches_the_exact_smoothed_gradient_within_mc_error():
     """Theorem 1: the slope estimates E[grad f]. Tolerance: 5 sandwich standard errors
     (the least-squares slope is asymptotically normal with that covariance)."""
     phi = logistic_smoothgrad(W, BIAS, X0, sigma=0.5)
-    e = px.CLIME(logistic_blackbox(), sigma=0.5, seed=1).explain(X0, n_samples=5000)
+    e = px.CLIME(logistic_blackbox(), estimator="least_squares",
+                 sigma=0.5, seed=1).explain(X0, n_samples=5000)
     z, y = e.idata.constant_data["z"].values, e.idata.observed_data["response"].values
     _, robust_se = least_squares(z, y)
     assert np.all(np.abs(e.mean - phi) < 5 * robust_se)
@@ -92,7 +94,8 @@ def test_logistic_model_matches_the_exact_smoothed_gradient_within_mc_error():
     X = rng.normal(size=(300, D))
     sk = LogisticRegression(C=1.0).fit(X, (X @ W + rng.logistic(size=300)) > 0)
     w_sk, b_sk = sk.coef_[0], sk.intercept_[0]
-    e = px.CLIME(px.BlackBox(sk), sigma=0.5, seed=2).explain(X0, n_samples=5000)
+    e = px.CLIME(px.BlackBox(sk), estimator="least_squares",
+                 sigma=0.5, seed=2).explain(X0, n_samples=5000)
     _, robust_se = least_squares(e.idata.constant_data["z"].values,
                                  e.idata.observed_data["response"].values)
     phi = logistic_smoothgrad(w_sk, b_sk, X0, sigma=0.5)
@@ -109,8 +112,9 @@ def test_smoothgrad_and_clime_converge_to_each_other_at_the_root_n_rate():
     X = np.tile(X0, (4, 1))
     distance = {}
     for n in (2_500, 40_000):
-        sg = px.SmoothGrad(bb, sigma=0.5, seed=11).explain(X, n_samples=n)
-        cl = px.CLIME(bb, sigma=0.5, seed=11, num_draws=100).explain(X, n_samples=n)
+        sg = px.SmoothGrad(bb, estimator="gaussian", sigma=0.5, seed=11).explain(X, n_samples=n)
+        cl = px.CLIME(bb, estimator="least_squares",
+                      sigma=0.5, seed=11, num_draws=100).explain(X, n_samples=n)
         distance[n] = np.linalg.norm(sg.mean - cl.mean, axis=1).mean()
     assert distance[40_000] <= 0.5 * distance[2_500]
     # and the gap is of the size the two Monte Carlo errors predict, not a bias
@@ -127,7 +131,7 @@ def test_deviation_frequency_stays_under_the_finite_sample_bound():
     assert clime_deviation_bound(n, D, eps / 4, sigma) == 1.0      # vacuous at small eps
     assert clime_deviation_bound(n, D, eps, sigma, norm="2") >= bound
     phi = logistic_smoothgrad(W, BIAS, X0, sigma=sigma)
-    e = px.CLIME(logistic_blackbox(), sigma=sigma, seed=3, num_draws=50,
+    e = px.CLIME(logistic_blackbox(), estimator="least_squares", sigma=sigma, seed=3, num_draws=50,
                  num_chains=1).explain(np.tile(X0, (100, 1)), n_samples=n)
     assert np.mean(np.abs(e.mean - phi).max(1) >= eps) <= bound
 
@@ -136,7 +140,8 @@ def test_finite_sample_explanations_are_lipschitz_pathwise():
     """With common perturbations, beta(x) - beta(x') = (Z'Z + aI)^-1 Z'(y - y'), whose
     norm is <= ||y - y'|| / s_min(Z) <= sqrt(n) G ||x - x'|| / s_min(Z) for every draw."""
     bb = logistic_blackbox()
-    explainer = px.CLIME(bb, sigma=0.3, seed=5, num_draws=10, num_chains=1)
+    explainer = px.CLIME(bb, estimator="least_squares",
+                         sigma=0.3, seed=5, num_draws=10, num_chains=1)
     rng = np.random.default_rng(1)
     base = explainer.explain(X0, n_samples=500)
     z = base.idata.constant_data["z"].values
@@ -153,19 +158,19 @@ def test_finite_sample_explanations_are_lipschitz_pathwise():
 
 def test_prior_and_inference_options_and_errors():
     bb = logistic_blackbox()
-    exact = px.CLIME(bb, sigma=0.5, seed=0).explain(X0, n_samples=300)
-    svi = px.CLIME(bb, sigma=0.5, seed=0, prior="laplace",
+    exact = px.CLIME(bb, estimator="least_squares", sigma=0.5, seed=0).explain(X0, n_samples=300)
+    svi = px.CLIME(bb, estimator="least_squares", sigma=0.5, seed=0, prior="laplace",
                    inference=SVIRunner(num_steps=300, num_draws=200)).explain(X0, n_samples=300)
     assert svi.inference == "svi" and "Laplace" in svi.attrs["prior"]
     # Laplace(0.1) pulls small slopes a little; the fit stays within a few posterior sds
     assert np.all(np.abs(svi.mean - exact.mean) < 0.02 + 4 * exact.sd)
     with pytest.raises(ValueError, match="sigma"):
-        px.CLIME(bb, sigma=0)
+        px.CLIME(bb, estimator="least_squares", sigma=0)
     with pytest.raises(ValueError, match="inference"):
-        px.CLIME(bb, sigma=1.0, inference="magic")
+        px.CLIME(bb, estimator="least_squares", sigma=1.0, inference="magic")
     with pytest.raises(ValueError, match="n_samples"):
-        px.CLIME(bb, sigma=1.0).explain(X0, n_samples=1)
+        px.CLIME(bb, estimator="least_squares", sigma=1.0).explain(X0, n_samples=1)
     with pytest.raises(ValueError, match="shape"):
-        px.CLIME(bb, sigma=1.0).explain(np.zeros((2, 2, D)))
+        px.CLIME(bb, estimator="least_squares", sigma=1.0).explain(np.zeros((2, 2, D)))
     with pytest.raises(ValueError, match="norm"):
         clime_deviation_bound(100, D, 0.1, 1.0, norm="1")

@@ -26,7 +26,7 @@ def forest(demo_model):
 def explained(forest):
     bb, data = forest
     before = bb.n_queries
-    e = px.EAGLE(bb, background=data.X_train, seed=0).explain(
+    e = px.EAGLE(bb, design="greedy", background=data.X_train, seed=0).explain(
         data.X_test[0], budget=300, batch_size=40, pool_size=1000)
     return e, bb.n_queries - before
 
@@ -89,7 +89,7 @@ def test_eagle_gathers_more_information_than_random_sampling_at_equal_budgets(fo
     bb, data = forest
     for seed in range(3):
         x = data.X_test[seed]
-        eagle = px.EAGLE(bb, background=data.X_train, seed=seed).explain(
+        eagle = px.EAGLE(bb, design="greedy", background=data.X_train, seed=seed).explain(
             x, budget=400, batch_size=50, pool_size=1000)
         lime = px.BayesLIME(bb, background=data.X_train, seed=seed).explain(x, n_samples=400)
         assert eagle.n_queries == lime.n_queries == 400
@@ -102,7 +102,7 @@ def test_eagle_gathers_more_information_than_random_sampling_at_equal_budgets(fo
 def test_tol_stops_once_every_interval_is_narrow_enough(forest):
     bb, data = forest
     tol = 0.03
-    e = px.EAGLE(bb, background=data.X_train, seed=1).explain(
+    e = px.EAGLE(bb, design="greedy", background=data.X_train, seed=1).explain(
         data.X_test[1], budget=2000, batch_size=50, tol=tol, pool_size=500)
     widths = e.trace["max_width"].to_numpy()
     assert widths[-1] <= tol < widths[-2]
@@ -113,7 +113,7 @@ def test_tol_stops_once_every_interval_is_narrow_enough(forest):
 @pytest.mark.parametrize("kernel", ["lime", "shap"])
 def test_mask_perturbations_with_both_kernels(forest, kernel):
     bb, data = forest
-    e = px.EAGLE(bb, background=data.X_train, perturbation="mask", kernel=kernel,
+    e = px.EAGLE(bb, design="greedy", background=data.X_train, perturbation="mask", kernel=kernel,
                  seed=0).explain(data.X_test[2], budget=200, batch_size=30, pool_size=600)
     assert e.n_queries == 200 and e.idata.posterior.attrs["kernel"] == kernel
     z = e.idata.constant_data["z"].values
@@ -132,14 +132,16 @@ def test_linear_black_box_coefficients_are_recovered():
     background = rng.normal(size=(300, 5)) * [1, 2, 3, 0.5, 1]
     w = np.array([0.3, -0.2, 0.05, 1.0, 0.0])
     bb = px.BlackBox(lambda X: 1.5 + X @ w, task="regression", n_features=5)
-    e = px.EAGLE(bb, background=background, seed=0).explain(rng.normal(size=5), budget=300)
+    e = px.EAGLE(bb, design="greedy",
+                 background=background, seed=0).explain(rng.normal(size=5), budget=300)
     np.testing.assert_allclose(e.mean, w * background.std(0), rtol=0.01, atol=1e-4)
 
 
 def test_same_seed_same_numbers(forest):
     bb, data = forest
     x = data.X_test[3]
-    runs = [px.EAGLE(bb, background=data.X_train, seed=s).explain(x, budget=150, batch_size=30,
+    runs = [px.EAGLE(bb, design="greedy",
+                     background=data.X_train, seed=s).explain(x, budget=150, batch_size=30,
                                                                   pool_size=300)
             for s in (5, 5, 6)]
     assert np.array_equal(runs[0].mean, runs[1].mean)
@@ -149,7 +151,7 @@ def test_same_seed_same_numbers(forest):
 
 def test_non_conjugate_prior_uses_its_own_inference(forest):
     bb, data = forest
-    ex = px.EAGLE(bb, background=data.X_train, prior=px.priors.Laplace(0.05),
+    ex = px.EAGLE(bb, design="greedy", background=data.X_train, prior=px.priors.Laplace(0.05),
                   inference=SVIRunner(num_steps=200, num_draws=300, seed=0), seed=0)
     e = ex.explain(data.X_test[0], budget=120, batch_size=30, pool_size=300)
     assert e.inference == "svi" and e.trace is not None and len(e.trace) == 3
@@ -158,7 +160,7 @@ def test_non_conjugate_prior_uses_its_own_inference(forest):
 
 def test_bad_arguments_are_named(forest):
     bb, data = forest
-    ex = px.EAGLE(bb, background=data.X_train)
+    ex = px.EAGLE(bb, design="greedy", background=data.X_train)
     x = data.X_test[0]
     with pytest.raises(ValueError, match="n_samples must be an integer >= 2"):
         ex.explain(x, 1)
@@ -172,4 +174,4 @@ def test_bad_arguments_are_named(forest):
     with pytest.raises(ValueError, match="batch_size"):
         ex.explain(x, batch_size=2.5)
     with pytest.raises(ValueError, match="kernel"):
-        px.EAGLE(bb, background=data.X_train, kernel="gauss")
+        px.EAGLE(bb, design="greedy", background=data.X_train, kernel="gauss")

@@ -89,7 +89,7 @@ def test_linear_model_gives_its_weights_exactly():
     w = torch.as_tensor(W)
     bb = px.BlackBox(lambda t: 2.0 + t @ w, task="regression", input_type="torch",
                      feature_names=list("abcde"))
-    e = px.SmoothGrad(bb, sigma=0.7, seed=0).explain(X0, n_samples=300)
+    e = px.SmoothGrad(bb, estimator="gaussian", sigma=0.7, seed=0).explain(X0, n_samples=300)
     np.testing.assert_allclose(e.mean, W, rtol=0, atol=1e-14)
     np.testing.assert_allclose(e.sd, 0.0, atol=1e-14)
     assert e.feature_names == list("abcde") and e.hdi(0.9).shape == (D, 2)
@@ -107,7 +107,7 @@ def test_linear_model_gives_its_weights_exactly():
 def test_logistic_model_matches_the_exact_smoothed_gradient_within_mc_error():
     bb = logistic_blackbox()
     phi = logistic_smoothgrad(W, BIAS, X0, sigma=0.5)
-    e = px.SmoothGrad(bb, sigma=0.5, seed=1).explain(X0, n_samples=4000)
+    e = px.SmoothGrad(bb, estimator="gaussian", sigma=0.5, seed=1).explain(X0, n_samples=4000)
     moving = W != 0
     # the mean of 4000 iid gradients is normal to O(n^-1/2): 4.5 se is a two-sided 7e-6 tail
     assert np.all(np.abs(e.mean - phi)[moving] < 4.5 * e.sd[moving])
@@ -125,7 +125,8 @@ def test_standard_errors_are_calibrated_over_repetitions():
     """200 independent repetitions (a batch of copies of x): the 95% intervals cover the
     exact answer at the nominal rate. Binomial sd of the rate over 200 reps ~ 0.015."""
     phi = logistic_smoothgrad(W, BIAS, X0, sigma=0.5)
-    e = px.SmoothGrad(logistic_blackbox(), sigma=0.5, seed=2).explain(np.tile(X0, (200, 1)),
+    e = px.SmoothGrad(logistic_blackbox(), estimator="gaussian",
+                      sigma=0.5, seed=2).explain(np.tile(X0, (200, 1)),
                                                                       n_samples=300)
     assert e.mean.shape == (200, D) and len(e) == 200
     interval = e.hdi(0.95)
@@ -138,9 +139,9 @@ def test_standard_errors_are_calibrated_over_repetitions():
 def test_same_seed_same_numbers_and_no_global_rng_use():
     bb = logistic_blackbox()
     state = torch.get_rng_state()
-    a = px.SmoothGrad(bb, sigma=0.3, seed=5).explain(X0, n_samples=200)
-    b = px.SmoothGrad(bb, sigma=0.3, seed=5).explain(X0, n_samples=200)
-    c = px.SmoothGrad(bb, sigma=0.3, seed=6).explain(X0, n_samples=200)
+    a = px.SmoothGrad(bb, estimator="gaussian", sigma=0.3, seed=5).explain(X0, n_samples=200)
+    b = px.SmoothGrad(bb, estimator="gaussian", sigma=0.3, seed=5).explain(X0, n_samples=200)
+    c = px.SmoothGrad(bb, estimator="gaussian", sigma=0.3, seed=6).explain(X0, n_samples=200)
     assert torch.equal(state, torch.get_rng_state())
     assert np.array_equal(a.mean, b.mean)
     assert np.array_equal(a.idata.posterior["attribution"], b.idata.posterior["attribution"])
@@ -150,8 +151,8 @@ def test_same_seed_same_numbers_and_no_global_rng_use():
 def test_batch_rows_equal_single_instance_explanations(tmp_path):
     bb = logistic_blackbox()
     X = np.stack([X0, -X0, 2 * X0])
-    batch = px.SmoothGrad(bb, sigma=0.4, seed=3).explain(X, n_samples=250)
-    single = px.SmoothGrad(bb, sigma=0.4, seed=3).explain(X[0], n_samples=250)
+    batch = px.SmoothGrad(bb, estimator="gaussian", sigma=0.4, seed=3).explain(X, n_samples=250)
+    single = px.SmoothGrad(bb, estimator="gaussian", sigma=0.4, seed=3).explain(X[0], n_samples=250)
     assert batch.mean.shape == batch.sd.shape == (3, D) and batch.hdi(0.9).shape == (3, D, 2)
     grads = batch.idata.constant_data["gradients"].values
     for i in range(3):
@@ -179,7 +180,8 @@ def test_batch_rows_equal_single_instance_explanations(tmp_path):
 def test_wraps_torch_modules_and_validates_arguments():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(D, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-    sg = px.SmoothGrad(net, sigma=0.5, n_samples=64, feature_names=list("vwxyz"))
+    sg = px.SmoothGrad(net, estimator="gaussian",
+                       sigma=0.5, n_samples=64, feature_names=list("vwxyz"))
     e = sg.explain(X0)
     assert e.feature_names == list("vwxyz") and e.n_queries == 65 and sg.device.type == "cpu"
     # the explained output is the class-1 probability: its gradients sum with class 0's to 0
@@ -188,7 +190,7 @@ def test_wraps_torch_modules_and_validates_arguments():
     np.testing.assert_allclose(g1, -g0.numpy(), atol=1e-6)
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="sigma"):
-            px.SmoothGrad(net, sigma=bad)
+            px.SmoothGrad(net, estimator="gaussian", sigma=bad)
     with pytest.raises(ValueError, match="n_samples"):
         sg.explain(X0, n_samples=1)
     with pytest.raises(ValueError, match="options"):
@@ -212,7 +214,8 @@ def test_deviation_frequency_stays_under_the_hoeffding_bound():
     assert smoothgrad_deviation_bound(smoothgrad_sample_size(eps, 0.05, 1.5 / 4, D), eps,
                                       [1.5 / 4] * D) <= 0.05
     phi = logistic_smoothgrad(W, BIAS, X0, sigma=0.5)
-    e = px.SmoothGrad(logistic_blackbox(), sigma=0.5, seed=4).explain(np.tile(X0, (200, 1)),
+    e = px.SmoothGrad(logistic_blackbox(), estimator="gaussian",
+                      sigma=0.5, seed=4).explain(np.tile(X0, (200, 1)),
                                                                       n_samples=n)
     deviation = np.abs(e.mean - phi).max(1)
     assert np.mean(deviation >= eps) <= bound
@@ -247,7 +250,8 @@ def test_expected_explanation_is_lipschitz_with_the_theory_constant():
 def test_cuda_gives_the_cpu_numbers():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(D, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-    cpu = px.SmoothGrad(net, sigma=0.5, seed=0).explain(X0, n_samples=500)
-    gpu = px.SmoothGrad(net.cuda(), sigma=0.5, device="cuda", seed=0).explain(X0,
+    cpu = px.SmoothGrad(net, estimator="gaussian", sigma=0.5, seed=0).explain(X0, n_samples=500)
+    gpu = px.SmoothGrad(net.cuda(), estimator="gaussian",
+                        sigma=0.5, device="cuda", seed=0).explain(X0,
                                                                              n_samples=500)
     np.testing.assert_allclose(gpu.mean, cpu.mean, atol=1e-6)

@@ -23,11 +23,11 @@ def test_batch_equals_rows_and_packaging(bb, cls):
     batch = explainer.explain(X, n_samples=200, estimator="importance")
     assert batch.inference == "monte_carlo" and batch.mean.shape == (3, N_FEATURES)
     assert batch.n_queries <= 3 * 201 and batch.attrs["estimator"] == "importance"
-    for i in range(3):
-        single = cls(bb, sigma=SIGMA, seed=4 + i).explain(X[i], n_samples=200,
-                                                          estimator="importance")
-        np.testing.assert_allclose(batch.mean[i], single.mean)
-        np.testing.assert_allclose(batch.sd[i], single.sd)
+    single = cls(bb, sigma=SIGMA, seed=4).explain(X[0], n_samples=200, estimator="importance")
+    np.testing.assert_array_equal(batch.mean[0], single.mean)  # row 0's stream either way
+    np.testing.assert_array_equal(batch.sd[0], single.sd)
+    pair = explainer.explain(X[:2], n_samples=200, estimator="importance")
+    np.testing.assert_array_equal(batch.mean[1], pair.mean[1])  # row 1's own stream
     hdi = batch.hdi(0.95)
     np.testing.assert_allclose(hdi[..., 1] - hdi[..., 0], 2 * 1.959964 * batch.sd, rtol=1e-6)
     assert "tilted" in batch.attrs["sampler"]
