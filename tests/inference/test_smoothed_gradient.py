@@ -89,7 +89,8 @@ def test_stein_estimate_from_function_values_is_honest(saturating, n):
         return result.mean, result.se
 
     def clime(x, n, seed):
-        e = px.CLIME(bb, sigma=SIGMA, seed=seed).explain(x, n_samples=n)
+        e = px.CLIME(bb, estimator="least_squares", sigma=SIGMA, seed=seed).explain(
+            x, n_samples=n)
         return e.mean, e.sd
 
     z2, error = _calibration(stein, X, truth, n)
