@@ -31,9 +31,8 @@ import numpy as np
 from scipy import stats
 
 from probex._deprecation import renamed_arguments
-from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
+from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explainers.smoothgrad import check_sigma, isotropic_perturbation
-from probex.explanation import Explanation
 from probex.priors import NormalInverseGamma
 
 __all__ = ["CLIME", "clime_prior", "clime_deviation_bound"]
@@ -60,7 +59,8 @@ class CLIME(SurrogateExplainer):
             BayesLIME.
         seed: seeds perturbations and inference; with SmoothGrad's ``seed`` and ``sigma``
             the perturbations are identical.
-        n_draws, n_chains, device, progress, blackbox_options: as for BayesLIME.
+        n_draws, n_chains, keep_data, predictive, prior_predictive, device, progress,
+            blackbox_options: as for BayesLIME.
 
     The coefficients are in output units per input unit (probability per unit of x_j for
     classifiers); there is no locality kernel and no anchor row.
@@ -70,20 +70,23 @@ class CLIME(SurrogateExplainer):
 
     @renamed_arguments(num_draws="n_draws", num_chains="n_chains")
     def __init__(self, model, sigma: float = 1.0, n_samples: int = 1000, prior=None,
-                 inference="auto", *, n_draws: int = 1000, n_chains: int = 4, seed: int = 0,
-                 device=None, progress: bool | None = None, blackbox_options: dict | None = None):
+                 inference="auto", *, n_draws: int = 1000, n_chains: int = 4,
+                 keep_data: bool | None = None, predictive: bool | None = None,
+                 prior_predictive: bool = False, seed: int = 0, device=None,
+                 progress: bool | None = None, blackbox_options: dict | None = None):
         self.sigma = check_sigma(sigma)
         super().__init__(model, None, prior=clime_prior(self.sigma) if prior is None else prior,
                          inference=inference, n_samples=n_samples, n_draws=n_draws,
-                         n_chains=n_chains, seed=seed, device=device, progress=progress,
-                         blackbox_options=blackbox_options)
+                         n_chains=n_chains, keep_data=keep_data, predictive=predictive,
+                         prior_predictive=prior_predictive, seed=seed, device=device,
+                         progress=progress, blackbox_options=blackbox_options)
 
     def _make_perturbation(self, perturbation, background, kernel, kernel_width):
         if self.bb.n_features is None:  # no background: the width comes with the data
             return None
         return isotropic_perturbation(self.bb.n_features, self.sigma)
 
-    def _explain(self, X, targets, n_samples, streams, keep_data=None) -> Explanation:
+    def _surrogate_data(self, X, targets, n_samples, streams) -> SurrogateData:
         """``n_samples`` perturbations per instance plus one query of f(x) (stored as
         ``prediction``); for exact inference ``mean`` is the (negligibly shrunk)
         least-squares slope."""
@@ -92,12 +95,10 @@ class CLIME(SurrogateExplainer):
         perturbations = self._sample(X, n_samples, streams, include_anchors=False)
         y = self._query(perturbations, targets)
         prediction = self.bb(X, target=targets)
-        fit = self._fit(perturbations, y, streams)
-        attrs = {**self._attrs(fit), "kernel": "none", "sigma": self.sigma,
+        attrs = {"kernel": "none", "sigma": self.sigma,
                  "perturbation": "GaussianPerturbation(std=1, scale=sigma)",
                  "n_samples": n_samples}
-        return surrogate_explanation(fit, perturbations, y, X, prediction,
-                                     self.bb.feature_names, attrs, keep_data=keep_data)
+        return SurrogateData(perturbations, y, prediction, attrs=attrs)
 
 
 # ---------------------------------------------------------------------- theory

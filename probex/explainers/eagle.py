@@ -18,7 +18,7 @@ import torch
 
 from probex._checks import check_count, check_positive, check_probability
 from probex._deprecation import renamed_arguments
-from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
+from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explanation import Explanation
 from probex.inference._runtime import progress_bar
 from probex.inference.design import (
@@ -102,8 +102,8 @@ class EAGLE(SurrogateExplainer):
     def _uses_pool(self, options: dict) -> bool:
         return True
 
-    def _explain(self, X, targets, n_samples, streams, *, target_width, batch_size, pool_size,
-                 initial_size, prob, keep_data=None) -> Explanation:
+    def _surrogate_data(self, X, targets, n_samples, streams, *, target_width, batch_size,
+                        pool_size, initial_size, prob) -> SurrogateData:
         d = self.perturbation.n_features
         budget, initial = n_samples, min(n_samples, initial_size)
         generator = streams.generator(0)
@@ -135,13 +135,11 @@ class EAGLE(SurrogateExplainer):
                 batch_gain = selection.total_gain
         perturbations = PerturbationSet.concat(batches)
         y = torch.cat(answers, dim=-1)
-        fit = self._fit(perturbations, y, streams)
-        attrs = {**self._attrs(fit), "budget": budget, "batch_size": batch_size,
+        attrs = {"budget": budget, "batch_size": batch_size,
                  "pool_size": pool_size, "initial_size": initial,
                  "target_width": -1.0 if target_width is None else float(target_width),
                  "prob": float(prob)}
-        return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
-                                     attrs, trace.columns, keep_data)
+        return SurrogateData(perturbations, y, y[:, 0], trace.columns, attrs)
 
 
 class _Trace:
