@@ -328,8 +328,11 @@ class Explanation:
 
     def summary(self, prob: float = 0.95) -> pd.DataFrame:
         """Table indexed by feature (and instance for batches): mean, sd, HDI bounds and,
-        for sampled posteriors (SVI, NUTS), ArviZ's MCSE, bulk/tail ESS and r_hat; the
-        column ``uncertainty`` says what sd and the HDI describe (:data:`UNCERTAINTY`).
+        for sampled posteriors (SVI, NUTS), ArviZ's MCSE, bulk/tail ESS and r_hat
+        (computed for every instance and feature at once,
+        :mod:`probex.inference.batch_diagnostics`: the same numbers as ``az.summary``,
+        3-4x faster on a batch); the column ``uncertainty`` says what sd and the HDI
+        describe (:data:`UNCERTAINTY`).
 
         Closed-form explanations report their exact marginals only: diagnostics of the
         iid draws kept for plotting would say nothing about the inference.
@@ -339,14 +342,15 @@ class Explanation:
         if self.is_exact:
             table = pd.DataFrame({"mean": self.mean.reshape(-1), "sd": self.sd.reshape(-1),
                                   low: interval[:, 0], high: interval[:, 1]})
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                table = az.summary(self.idata, var_names=[_VAR], hdi_prob=prob,
-                                   round_to="none")
-            table = table.rename(columns=dict(zip(table.columns[2:4], (low, high),
-                                                  strict=True)))
-            table[low], table[high] = interval[:, 0], interval[:, 1]
+        else:  # az.summary's columns, computed for all instances and features at once
+            from probex.inference.batch_diagnostics import summary_statistics
+
+            values = self._attribution.transpose("chain", "draw", ...).values
+            columns = summary_statistics(values.reshape(*values.shape[:2], -1))
+            table = pd.DataFrame({"mean": columns["mean"], "sd": columns["sd"],
+                                  low: interval[:, 0], high: interval[:, 1],
+                                  **{k: columns[k] for k in ("mcse_mean", "mcse_sd",
+                                                             "ess_bulk", "ess_tail", "r_hat")}})
         if self.is_batch:
             table.index = pd.MultiIndex.from_product(
                 [range(len(self)), self.feature_names], names=["instance", "feature"])

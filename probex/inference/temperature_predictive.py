@@ -61,7 +61,7 @@ def replicated_labels(log_probs, bins, temperature, seed: int) -> np.ndarray:
     temperature = np.asarray(temperature, dtype=np.float64)
     chains, draws = temperature.shape[:2]
     flat = temperature.reshape(chains * draws, -1)[:, bins]
-    dtype = np.min_scalar_type(max(s.shape[-1] - 1, 0))
+    dtype = np.result_type(np.int8, np.min_scalar_type(-s.shape[-1]))  # signed: ArviZ
     out = np.empty(flat.shape, dtype=dtype)
     rng = np.random.default_rng(int(seed) % 2**63)
     for part in _chunks(len(flat), s.size):
