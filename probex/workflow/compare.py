@@ -133,6 +133,8 @@ def compare_priors(explainer_or_bb, x, priors, n_samples: int | None = None, *,
         prior_predictive=prior_predictive, **options)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
+        # ArviZ 0.23 sorts its table in place, which pandas 3 deprecates: not ours to fix
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
         table = az.compare({name: e.idata for name, e in explanations.items()}, ic=ic)
     return PriorComparison(table=table, explanations=explanations, n_queries=n_queries,
                            ic=ic)
