@@ -54,7 +54,7 @@ def main(argv=None) -> None:
         for r in range(args.repeats):
             for label, predictive in (("on", None), ("off", False)):
                 ex = px.BayesLIME(bb, background=X, seed=r, predictive=predictive)
-                seconds, e = _timed(lambda ex=ex: ex.explain(X[r], n_samples=n))
+                seconds, e = _timed(lambda ex=ex, r=r, n=n: ex.explain(X[r], n_samples=n))
                 times[f"explain_{label}"].append(seconds)
                 seconds, idata = _timed(lambda e=e: e.idata)
                 times[f"idata_{label}"].append(seconds)
@@ -68,7 +68,7 @@ def main(argv=None) -> None:
                      for k, e in (("on", on), ("off", off))]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loo_seconds, _ = _timed(lambda: az.loo(on.idata))
+            loo_seconds, _ = _timed(lambda on=on: az.loo(on.idata))
         med = {k: 1e3 * np.median(v) for k, v in times.items()}
         print(f"{n:>5} {med['explain_on']:>10.1f}/{med['explain_off']:<10.1f} "
               f"{med['explain_on'] / med['explain_off']:>6.2f} "

@@ -138,7 +138,8 @@ def plot_ppc(explanation, *, group: str = "posterior", num_pp_samples: int = 50,
 
 def sensitivity_curves(result, *, max_features: int | None = 12, ncols: int = 4, path=None):
     """Each feature's posterior mean and interval against the prior scale (log axis),
-    one panel per feature, prior-sensitive features titled in red; ``result`` from
+    one panel per feature; features whose importance depends on the prior are titled in
+    red, those the prior moves by more than one posterior sd say so; ``result`` from
     :func:`probex.workflow.prior_sensitivity` with ``scales``."""
     import matplotlib.pyplot as plt
 
@@ -157,8 +158,9 @@ def sensitivity_curves(result, *, max_features: int | None = 12, ncols: int = 4,
         ax.axhline(0.0, color="0.4", lw=0.8)
         ax.set_xscale("log")
         sensitive = bool(table.loc[feature, "sensitive"])
-        ax.set_title(feature + (" (prior-sensitive)" if sensitive else ""), fontsize="small",
-                     color="C3" if sensitive else "k")
+        note = (" (importance depends on the prior)" if sensitive
+                else " (moves > 1 sd)" if bool(table.loc[feature, "moves"]) else "")
+        ax.set_title(feature + note, fontsize="small", color="C3" if sensitive else "k")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(table):]:
         ax.set_visible(False)

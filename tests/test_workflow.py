@@ -113,8 +113,15 @@ def test_prior_sensitivity_over_scales(setting, tmp_path):
     np.testing.assert_allclose(table["shift_in_sd"], (means.max(0) - means.min(0))
                                / np.median(sds, axis=0), rtol=1e-12)
     # scale 0.001 shrinks every slope to ~0 while wide scales give the least-squares
-    # slope: every feature moves by many posterior sds
-    assert np.all(np.abs(means[0]) < 0.01) and result.table["sensitive"].all()
+    # slope: every feature moves by many posterior sds, and whether its interval
+    # excludes 0 depends on the scale
+    assert np.all(np.abs(means[0]) < 0.01) and result.table["moves"].all()
+    intervals = np.stack([e.hdi(0.95) for e in result.explanations.values()])
+    excludes = (intervals[..., 0] > 0) | (intervals[..., 1] < 0)
+    np.testing.assert_array_equal(table["excludes_zero"], excludes.sum(0))
+    np.testing.assert_array_equal(table["sensitive"], excludes.any(0) & ~excludes.all(0))
+    assert result.robust_features == [f for f in result.table.index
+                                      if result.table.loc[f, "excludes_zero"] == 4]
     sweep = result.plot(path=tmp_path / "sweep.png")
     assert sweep.shape == (2, 4) and (tmp_path / "sweep.png").stat().st_size > 20_000
     plt.close("all")
@@ -127,7 +134,7 @@ def test_prior_sensitivity_flags_only_what_moves(setting):
                                   n_samples=300, background=background)
     # two wide priors: the least-squares answer under both
     assert not result.table["sensitive"].any() and result.sensitive_features == []
-    assert (result.table["shift_in_sd"] < 0.05).all()
+    assert (result.table["shift_in_sd"] < 0.05).all() and not result.table["moves"].any()
     assert result.plot() is not None
     plt.close("all")
 

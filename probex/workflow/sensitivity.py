@@ -27,9 +27,12 @@ class PriorSensitivity:
         table: one row per feature (ordered by the largest |mean|): ``mean_min``,
             ``mean_max``, ``shift`` (their difference), ``shift_in_sd`` (shift over the
             median posterior sd), ``width_ratio`` (widest over narrowest interval),
-            ``excludes_zero`` (how many priors' intervals exclude 0), ``sign_agrees`` and
-            ``sensitive`` (shift_in_sd above :data:`SHIFT_IN_SD`, or the priors disagree
-            on whether the interval excludes 0).
+            ``excludes_zero`` (how many priors' intervals exclude 0), ``sign_agrees``,
+            ``moves`` (shift_in_sd above :data:`SHIFT_IN_SD`: the prior moves the value
+            by more than the posterior's own uncertainty) and ``sensitive`` (whether the
+            feature is important depends on the prior: the priors disagree on whether
+            its interval excludes 0, or its sign flips while some interval excludes 0).
+            ``robust`` features have intervals excluding 0 under every prior.
         attributions: long table over (prior, feature): mean, sd, lower, upper.
         explanations: ``{name: Explanation}``.
         scales: the prior scales when the priors were a family over ``scales``.
@@ -46,12 +49,20 @@ class PriorSensitivity:
 
     @property
     def sensitive_features(self) -> list[str]:
+        """Features whose importance depends on the prior."""
         return list(self.table.index[self.table["sensitive"]])
+
+    @property
+    def robust_features(self) -> list[str]:
+        """Features whose interval excludes 0 under every prior."""
+        n_priors = len(self.explanations)
+        return list(self.table.index[self.table["excludes_zero"] == n_priors])
 
     def plot(self, *, max_features: int | None = 12, ax=None, path=None):
         """Scales given: each feature's posterior mean and interval against the prior
         scale (log axis); otherwise the priors side by side
-        (:func:`probex.plots.compare_attributions`). Sensitive features are marked."""
+        (:func:`probex.plots.compare_attributions`). Features whose importance depends
+        on the prior are marked."""
         from probex.plots import compare_attributions, sensitivity_curves
 
         if self.scales is not None:
@@ -81,9 +92,9 @@ def sensitivity_table(attributions: pd.DataFrame) -> pd.DataFrame:
     table["excludes_zero"] = excludes.groupby(level="feature", sort=False).sum().astype(int)
     signs = np.sign(attributions["mean"]).groupby(level="feature", sort=False)
     table["sign_agrees"] = (signs.min() == signs.max()).to_numpy()
-    table["sensitive"] = ((table["shift_in_sd"] > SHIFT_IN_SD)
-                          | ((table["excludes_zero"] > 0)
-                             & (table["excludes_zero"] < n_priors)))
+    table["moves"] = table["shift_in_sd"] > SHIFT_IN_SD
+    disagree = (table["excludes_zero"] > 0) & (table["excludes_zero"] < n_priors)
+    table["sensitive"] = disagree | (~table["sign_agrees"] & (table["excludes_zero"] > 0))
     order = np.argsort(-np.maximum(table["mean_max"].abs(), table["mean_min"].abs())
                        .to_numpy(), kind="stable")
     return table.iloc[order]
@@ -95,10 +106,12 @@ def prior_sensitivity(explainer_or_bb, x, priors, n_samples: int | None = None, 
     """How much each attribution's posterior mean and interval move across priors.
 
     Every prior is fitted to the same perturbations and answers (one set of queries), so
-    whatever moves is the prior's doing. A feature whose mean shifts by more than
-    :data:`SHIFT_IN_SD` posterior sds, or whose interval excludes 0 under some priors
-    but not others, is flagged ``sensitive``: its importance depends on the prior, and
-    more queries (or a prior argued for on other grounds) are needed before reading it.
+    whatever moves is the prior's doing. Two questions are answered per feature: does
+    the prior move its value by more than :data:`SHIFT_IN_SD` posterior sds (``moves``:
+    read its size with the prior in mind), and does its importance depend on the prior
+    (``sensitive``: its interval excludes 0 under some priors but not others, or its
+    sign flips): then more queries, or a prior argued for on other grounds, are needed
+    before reading it. ``robust_features`` are important under every prior.
 
     Args:
         explainer_or_bb: a surrogate explainer, or a black box explained with BayesLIME
