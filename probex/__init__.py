@@ -40,6 +40,7 @@ from probex.explainers import (  # noqa: E402
     SmoothGrad,
 )
 from probex.explanation import Explanation  # noqa: E402
+from probex.workflow import compare_priors, prior_sensitivity  # noqa: E402
 
 _logging.getLogger("probex").addHandler(_logging.NullHandler())  # the application decides
 
@@ -64,6 +65,8 @@ __all__ = [
     "ConvergenceWarning",
     "DataWarning",
     "METHODS",
+    "compare_priors",
+    "prior_sensitivity",
     "inference",
     "perturb",
     "priors",

@@ -1,5 +1,9 @@
 """Figures: ArviZ forest and trace plots of explanations, adaptive-design traces, and
-ReCalX's temperatures against perturbation level.
+ReCalX's temperatures against perturbation level; re-exported here, attribution figures
+(:mod:`probex.plot_attributions`: ``bar``, ``waterfall``, ``batch_summary``,
+``compare_attributions``) and model-checking figures (:mod:`probex.plot_checks`:
+``plot_trace``, ``plot_rank``, ``plot_energy``, ``plot_pair``, ``plot_ppc``,
+``sensitivity_curves``).
 
 Each function takes the object it draws and then keyword-only options (as ArviZ's
 ``plot_*`` do); it returns matplotlib Axes and, given ``path``, also writes a PNG
@@ -11,7 +15,9 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 
-__all__ = ["forest", "diagnostics", "design_trace", "plot_temperatures", "save_figure"]
+__all__ = ["forest", "diagnostics", "design_trace", "plot_temperatures", "save_figure",
+           "bar", "waterfall", "batch_summary", "compare_attributions", "plot_trace",
+           "plot_rank", "plot_energy", "plot_pair", "plot_ppc", "sensitivity_curves"]
 
 
 def save_figure(figure, path, *, dpi: int = 120):
@@ -130,3 +136,19 @@ def plot_temperatures(calibrated, *, prob: float = 0.9, truth=None,
     if path is not None:
         save_figure(ax.figure, path)
     return ax
+
+
+from probex.plot_attributions import (  # noqa: E402  (they import save_figure lazily)
+    bar,
+    batch_summary,
+    compare_attributions,
+    waterfall,
+)
+from probex.plot_checks import (  # noqa: E402
+    plot_energy,
+    plot_pair,
+    plot_ppc,
+    plot_rank,
+    plot_trace,
+    sensitivity_curves,
+)

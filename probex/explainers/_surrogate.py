@@ -8,6 +8,7 @@ The posterior itself is computed in :mod:`probex.inference.surrogate_posterior`.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,9 +24,13 @@ from probex.explainers._base import (
     keep_perturbations,
     warn_unmaskable,
 )
+from probex.explainers._surrogate_idata import (
+    closed_form_dataset,
+    predictive_groups,
+    surrogate_inference_data,
+)
 from probex.explanation import Explanation
-from probex.inference.exact import NormalInverseGammaPosterior
-from probex.inference.idata import netcdf_attrs, to_inference_data
+from probex.inference.idata import netcdf_attrs
 from probex.inference.runners import resolve_runner
 from probex.inference.surrogate_posterior import SurrogateFit, fit_surrogate
 from probex.perturb import (
@@ -36,9 +41,23 @@ from probex.perturb import (
 )
 from probex.priors import as_prior
 
-__all__ = ["SurrogateExplainer", "surrogate_explanation", "check_finite_posterior"]
+__all__ = ["SurrogateExplainer", "SurrogateData", "surrogate_explanation",
+           "check_finite_posterior"]
 
 _INFERENCE = ("auto", "exact", "svi", "nuts")
+
+
+@dataclass(frozen=True)
+class SurrogateData:
+    """What a surrogate is fitted to: perturbations (B, n, d) and answers y (B, n) of B
+    instances, each instance's prediction (B,), an adaptive design's per-round trace
+    (or None) and metadata of the design."""
+
+    perturbations: PerturbationSet
+    y: torch.Tensor
+    prediction: torch.Tensor
+    trace: dict | None = None
+    attrs: dict = field(default_factory=dict)
 
 
 class SurrogateExplainer(LocalExplainer):
@@ -65,6 +84,21 @@ class SurrogateExplainer(LocalExplainer):
         n_draws, n_chains: draws kept from exact posteriors (sampled iid).
         keep_data: store the perturbations and black-box answers in the explanation
             (:class:`~probex.explainers.LocalExplainer`; default: while under 32 MB).
+        predictive: add the groups ``log_likelihood`` (pointwise: one value per draw and
+            perturbation, log N(y_i | b + phi^T z_i, sigma^2 / w_i)) and
+            ``posterior_predictive`` (replicated answers at the perturbations) to the
+            explanation's InferenceData, for ``az.loo``, ``az.waic``, ``az.compare`` and
+            ``az.plot_ppc``. They need the perturbations, so only explanations that keep
+            their data have them. ``None`` (default): while each group is under 32 MB
+            (chains x draws x instances x perturbations <= 2^22 values; a single
+            instance with the defaults is), ``True``: always (and the data are kept),
+            ``False``: never. Exact posteriors build them, from the iid draws of the
+            closed form, only when the InferenceData is first used.
+        prior_predictive: also add the groups ``prior`` (draws of the prior, as many as
+            the posterior's) and ``prior_predictive`` (the answers they predict at the
+            same perturbations, centred at the answers' weighted mean since the
+            intercept's prior is flat; see :mod:`probex.inference.predictive`). Costs no
+            queries; keeps the data.
         seed, device, progress, blackbox_options: see :class:`~probex.explainers.Explainer`.
     """
 
@@ -77,8 +111,16 @@ class SurrogateExplainer(LocalExplainer):
                  perturbation=None, prior=None, inference="auto",
                  kernel_width: float | None = None, marginalize: bool = True,
                  n_samples: int = 1000, n_draws: int = 1000, n_chains: int = 4,
-                 keep_data: bool | None = None, seed: int = 0, device=None,
+                 keep_data: bool | None = None, predictive: bool | None = None,
+                 prior_predictive: bool = False, seed: int = 0, device=None,
                  progress: bool | None = None, blackbox_options: dict | None = None):
+        self.predictive = None if predictive is None else bool(predictive)
+        self.prior_predictive = bool(prior_predictive)
+        if keep_data is False and (self.predictive or self.prior_predictive):
+            raise ValueError("predictive=True and prior_predictive=True need the "
+                             "perturbations: they contradict keep_data=False")
+        if self.predictive or self.prior_predictive:
+            keep_data = True
         super().__init__(model, n_samples=n_samples, keep_data=keep_data, seed=seed,
                          device=device, progress=progress, blackbox_options=blackbox_options)
         self.prior = as_prior(prior)
@@ -148,6 +190,32 @@ class SurrogateExplainer(LocalExplainer):
                              self.prior, self.inference, streams.seeds, self.n_draws,
                              self.n_chains, self.marginalize, seed=self.seed)
 
+    def _explain(self, X, targets, n_samples, streams, *, keep_data=None, **options
+                 ) -> Explanation:
+        data = self._surrogate_data(X, targets, n_samples, streams, **options)
+        return self._explain_data(data, X, streams, keep_data)
+
+    def _surrogate_data(self, X: torch.Tensor, targets: torch.Tensor, n_samples: int,
+                        streams: RowStreams, **options) -> SurrogateData:
+        """The perturbations of instances X (B, d) and the black box's answers that the
+        surrogate is fitted to (the method's design; its queries)."""
+        raise NotImplementedError
+
+    def _explain_data(self, data: SurrogateData, X: torch.Tensor, streams: RowStreams,
+                      keep_data: bool | None) -> Explanation:
+        """This explainer's posterior (its prior and inference) on ``data``, packaged.
+        Fitting several priors to the same ``data`` isolates what the prior does
+        (:func:`probex.workflow.compare_priors`)."""
+        fit = self._fit(data.perturbations, data.y, streams)
+        return surrogate_explanation(fit, data.perturbations, data.y, X, data.prediction,
+                                     self.bb.feature_names, {**self._attrs(fit), **data.attrs},
+                                     data.trace, keep_data, **self._predictive_options())
+
+    def _predictive_options(self) -> dict:
+        """What :func:`surrogate_explanation` adds to the InferenceData."""
+        return {"predictive": self.predictive,
+                "prior": self.prior if self.prior_predictive else None}
+
     def _attrs(self, fit: SurrogateFit) -> dict:
         return {"kernel": self.kernel, "marginalized": fit.marginalized,
                 "perturbation": type(self.perturbation).__name__, "prior": repr(self.prior),
@@ -157,7 +225,8 @@ class SurrogateExplainer(LocalExplainer):
 def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,
                           x: torch.Tensor, prediction: torch.Tensor, feature_names: list[str],
                           attrs: dict, trace: dict | None = None,
-                          keep_data: bool | None = None) -> Explanation:
+                          keep_data: bool | None = None, predictive: bool | None = None,
+                          prior=None) -> Explanation:
     """Package a surrogate fit of B instances as a batched Explanation.
 
     ``perturbations`` (B, n, d), ``y`` (B, n), ``x`` (B, d), ``prediction`` (B,). Exact
@@ -166,6 +235,10 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
     ``keep_data`` stores the perturbations and answers (observed/constant data); by
     default only while they are small (:func:`keep_perturbations`), so that a large
     batch costs memory in its attributions, not in its B x n x d perturbations.
+    ``predictive`` adds ``log_likelihood`` and ``posterior_predictive`` (``None``: while
+    each is under 32 MB), ``prior`` (a :class:`~probex.priors.Prior`) the groups
+    ``prior`` and ``prior_predictive``; both need the data kept (see
+    :class:`SurrogateExplainer`).
     """
     n_instances = fit.data.n_instances
     feature_names = list(feature_names)
@@ -174,15 +247,18 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
         keep_data = keep_perturbations(perturbations.z.shape)
     if not keep_data:  # keep neither z nor the model inputs alive in the closure
         perturbations = y = None
+    groups, note = predictive_groups(fit, perturbations, predictive, prior)
+    attrs = {**attrs, "predictive_groups": note}
     meta = netcdf_attrs({"inference": fit.inference, "n_instances": n_instances, **attrs})
     trace_data = None if trace is None else xr.Dataset(
         {k: ("round", np.asarray(v)) for k, v in trace.items()},
         coords={"round": np.arange(len(next(iter(trace.values()))))})
-    closed = None if fit.closed_form is None else _closed_form_dataset(
+    closed = None if fit.closed_form is None else closed_form_dataset(
         fit.closed_form, feature_names, n_instances)
 
     def build():
-        idata = _inference_data(fit, perturbations, y, x, prediction, feature_names, meta)
+        idata = surrogate_inference_data(fit, perturbations, y, x, prediction,
+                                         feature_names, meta, groups)
         if closed is not None:
             idata.add_groups({"closed_form": closed})
         if trace_data is not None:
@@ -192,58 +268,6 @@ def surrogate_explanation(fit: SurrogateFit, perturbations: PerturbationSet, y: 
     if closed is None:
         return Explanation(build())
     return Explanation.deferred(closed, meta, build, trace_data)
-
-
-def _closed_form_dataset(cf: NormalInverseGammaPosterior, feature_names: list[str],
-                         n_instances: int) -> xr.Dataset:
-    """Student-t marginals of a normal-inverse-gamma posterior, over (instance, feature)."""
-    feature_dims = ("instance", "feature")
-    return xr.Dataset(
-        {"loc": (feature_dims, cf.mean.cpu().numpy()),
-         "scale": (feature_dims, cf.marginal_scale.cpu().numpy()),
-         "sd": (feature_dims, cf.marginal_sd.cpu().numpy()),
-         "df": (("instance",), cf.df.cpu().numpy()),
-         "noise_variance_mean": (("instance",), cf.noise_variance_mean.cpu().numpy())},
-        coords={"feature": feature_names, "instance": np.arange(n_instances)},
-        attrs={"distribution": "multivariate Student-t marginal of a normal-inverse-gamma"},
-    )
-
-
-def _dims(posterior: dict, n_instances: int, n_features: int) -> dict:
-    dims = {}
-    for name, value in posterior.items():
-        site_shape = value.shape[2:]
-        if site_shape == (n_instances,):
-            dims[name] = ["instance"]
-        elif site_shape == (n_instances, n_features):
-            dims[name] = ["instance", "feature"]
-        else:
-            dims[name] = ["instance"] + [f"{name}_dim_{i}" for i in range(len(site_shape) - 1)]
-    return dims
-
-
-def _inference_data(fit: SurrogateFit, perturbations: PerturbationSet, y: torch.Tensor,
-                    x: torch.Tensor, prediction: torch.Tensor, feature_names: list[str],
-                    meta: dict):
-    """Posterior draws, sampler statistics, observed and constant data, via az.from_dict."""
-    draws = fit.draws
-    n_instances, n_features = fit.data.n_instances, fit.data.n_features
-    dims = _dims(draws.posterior, n_instances, n_features)
-    dims.update({"response": ["instance", "perturbation"],
-                 "z": ["instance", "perturbation", "feature"],
-                 "weights": ["instance", "perturbation"], "levels": ["instance", "perturbation"],
-                 "x": ["instance", "feature"], "prediction": ["instance"]})
-    coords = {"feature": feature_names, "instance": np.arange(n_instances)}
-    constant = {"x": x.cpu().numpy(), "prediction": prediction.cpu().numpy()}
-    observed = None
-    if perturbations is not None:
-        coords["perturbation"] = np.arange(perturbations.z.shape[-2])
-        constant.update(z=perturbations.z.cpu().numpy(),
-                        weights=perturbations.weights.cpu().numpy(),
-                        levels=perturbations.levels.cpu().numpy())
-        observed = {"response": y.cpu().numpy()}
-    return to_inference_data(draws, observed_data=observed, constant_data=constant,
-                             coords=coords, dims=dims, attrs=meta)
 
 
 def check_finite_posterior(fit: SurrogateFit, feature_names: list[str]) -> None:

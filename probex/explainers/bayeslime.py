@@ -15,7 +15,7 @@ import torch
 
 from probex._checks import check_count, check_positive, check_probability
 from probex.explainers._base import RowStreams, as_instances
-from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
+from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explanation import Explanation
 from probex.inference.design import perturbations_to_goal, predictive_variance
 from probex.inference.surrogate_posterior import conjugate_posterior
@@ -73,9 +73,9 @@ class BayesLIME(SurrogateExplainer):
                    "pool_size": check_count("pool_size", pool_size)}
         return super().explain(x, n_samples, target=target, **options)
 
-    def _explain(self, X, targets, n_samples, streams, *, target_width=None, focused=False,
-                 initial_samples=None, batch_size=None, pool_size=10_000, prob=0.95,
-                 keep_data=None):
+    def _surrogate_data(self, X, targets, n_samples, streams, *, target_width=None,
+                        focused=False, initial_samples=None, batch_size=None,
+                        pool_size=10_000, prob=0.95) -> SurrogateData:
         trace = None
         if focused or target_width is not None:
             perturbations, y, trace = self._adaptive_design(
@@ -84,9 +84,7 @@ class BayesLIME(SurrogateExplainer):
         else:
             perturbations = self._sample(X, n_samples, streams)
             y = self._query(perturbations, targets)
-        fit = self._fit(perturbations, y, streams)
-        return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
-                                     self._attrs(fit), trace, keep_data)
+        return SurrogateData(perturbations, y, y[:, 0], trace)
 
     def _is_vectorized(self, options: dict) -> bool:
         return not (options.get("focused") or options.get("target_width") is not None)

@@ -15,6 +15,12 @@ With another prior or inference (``prior=px.priors.Laplace(...)``, ``inference="
 BayesSHAP fits the Bayesian linear surrogate of :class:`~probex.BayesLIME` to
 KernelSHAP-sampled masks instead: a posterior under that model, whose intervals need not
 cover the exact Shapley values.
+
+Model checking: the design-based estimator is not a probabilistic model of the answers,
+so its explanations have no ``log_likelihood`` or predictive groups (``az.loo`` has
+nothing to score; the metadata ``predictive_groups`` says so). The Bayesian-surrogate
+path has them as BayesLIME's do, and :func:`probex.workflow.compare_priors` fits priors
+to KernelSHAP-sampled masks through it.
 """
 
 from __future__ import annotations
@@ -87,7 +93,13 @@ class BayesSHAP(BayesLIME):
         return _package(posterior, design if keep else None, y.cpu() if keep else None, X,
                         levels, streams, self.bb.feature_names, self.n_draws, self.n_chains,
                         {"kernel": "shap", "perturbation": "stratified paired coalitions",
-                         "prior": "none (design-based)", "n_samples": n_samples})
+                         "prior": "none (design-based)", "n_samples": n_samples,
+                         "predictive_groups": _NO_LIKELIHOOD})
+
+
+_NO_LIKELIHOOD = ("none: the design-based estimator has no likelihood (its sd is a "
+                  "Monte Carlo error); a prior or inference='nuts' fits the Bayesian "
+                  "surrogate, whose explanations have them")
 
 
 def _row_designs(d: int, n_samples: int, generators) -> CoalitionDesign:

@@ -33,7 +33,7 @@ from scipy import stats
 from probex._checks import check_choice
 from probex._deprecation import renamed_arguments
 from probex.explainers._smoothing import smoothed_gradient_batch
-from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
+from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explainers.smoothgrad import check_sigma, isotropic_perturbation
 from probex.explanation import Explanation
 from probex.priors import NormalInverseGamma
@@ -63,7 +63,9 @@ class CLIME(SurrogateExplainer):
         estimator: ``"importance"`` (default) or ``"least_squares"``, see :meth:`explain`.
         seed: seeds perturbations and inference; with SmoothGrad's ``seed`` and ``sigma``
             the perturbations are identical (``least_squares`` against ``gaussian``).
-        n_draws, n_chains, device, progress, blackbox_options: as for BayesLIME.
+        n_draws, n_chains, keep_data, predictive, prior_predictive, device, progress,
+            blackbox_options: as for BayesLIME (the model-checking groups belong to the
+            least-squares surrogate).
 
     The coefficients are in output units per input unit (probability per unit of x_j for
     classifiers); there is no locality kernel and no anchor row.
@@ -74,15 +76,18 @@ class CLIME(SurrogateExplainer):
     @renamed_arguments(num_draws="n_draws", num_chains="n_chains")
     def __init__(self, model, sigma: float = 1.0, n_samples: int = 1000, prior=None,
                  inference="auto", *, estimator: str = "importance", n_draws: int = 1000,
-                 n_chains: int = 4, seed: int = 0,
-                 device=None, progress: bool | None = None, blackbox_options: dict | None = None):
+                 n_chains: int = 4, keep_data: bool | None = None,
+                 predictive: bool | None = None,
+                 prior_predictive: bool = False, seed: int = 0, device=None,
+                 progress: bool | None = None, blackbox_options: dict | None = None):
         self.sigma = check_sigma(sigma)
         check_choice("estimator", estimator, ("importance", "least_squares"))
         self.estimator = estimator
         super().__init__(model, None, prior=clime_prior(self.sigma) if prior is None else prior,
                          inference=inference, n_samples=n_samples, n_draws=n_draws,
-                         n_chains=n_chains, seed=seed, device=device, progress=progress,
-                         blackbox_options=blackbox_options)
+                         n_chains=n_chains, keep_data=keep_data, predictive=predictive,
+                         prior_predictive=prior_predictive, seed=seed, device=device,
+                         progress=progress, blackbox_options=blackbox_options)
 
     def _make_perturbation(self, perturbation, background, kernel, kernel_width):
         if self.bb.n_features is None:  # no background: the width comes with the data
@@ -95,13 +100,14 @@ class CLIME(SurrogateExplainer):
         function values.
 
         Args:
-            estimator: ``"importance"`` (default; :mod:`probex.explainers._smoothing`):
-                the slope's estimand E[grad f(x + z)] by Stein's identity,
-                E[z (f(x + z) - f(x))] / sigma^2, with draws importance-sampled towards
-                the decision boundary, stratified standard errors and a
-                :class:`~probex.SamplingWarning` for heavy tails (mean squared z 1.21 /
-                1.03 at n = 100 / 1,000 on a saturating MLP, 6-13x more accurate than least
-                squares there); ``prior`` and ``inference`` do not apply.
+            estimator: ``"importance"`` (the constructor's default;
+                :mod:`probex.explainers._smoothing`): the slope's estimand
+                E[grad f(x + z)] by Stein's identity, E[z (f(x + z) - f(x))] / sigma^2,
+                with draws importance-sampled towards the decision boundary, stratified
+                standard errors and a :class:`~probex.SamplingWarning` for heavy tails
+                (mean squared z 1.21 / 1.03 at n = 100 / 1,000 on a saturating MLP,
+                6-13x more accurate than least squares there); ``prior``, ``inference``
+                and the model-checking groups do not apply (no likelihood).
                 ``"least_squares"``: Agarwal et al.'s least-squares slope as the posterior
                 of the Bayesian surrogate (``prior``, ``inference``); with the same seed
                 and sigma it queries the same points as
@@ -111,28 +117,31 @@ class CLIME(SurrogateExplainer):
         check_choice("estimator", estimator, ("importance", "least_squares"))
         return super().explain(x, n_samples, target=target, estimator=estimator)
 
-    def _explain(self, X, targets, n_samples, streams, estimator="importance",
+    def _explain(self, X, targets, n_samples, streams, *, estimator="importance",
                  keep_data=None) -> Explanation:
-        """``n_samples`` perturbations per instance plus one query of f(x) (stored as
-        ``prediction``); for exact inference ``mean`` is the (negligibly shrunk)
-        least-squares slope."""
         if estimator == "importance":
             e = smoothed_gradient_batch(
                 self.bb, X, targets, n_samples, self.sigma, streams, method=self.method,
                 from_gradients=False, n_draws=self.n_draws, n_chains=self.n_chains,
                 keep_data=keep_data)
-            return e.with_attrs(uncertainty="monte_carlo_error")
+            return e.with_attrs(uncertainty="monte_carlo_error",
+                                predictive_groups="none: a Monte Carlo estimator has no "
+                                                  "likelihood")
+        return super()._explain(X, targets, n_samples, streams, keep_data=keep_data)
+
+    def _surrogate_data(self, X, targets, n_samples, streams) -> SurrogateData:
+        """``n_samples`` perturbations per instance plus one query of f(x) (stored as
+        ``prediction``); for exact inference ``mean`` is the (negligibly shrunk)
+        least-squares slope."""
         if self.perturbation is None:
             self.perturbation = isotropic_perturbation(X.shape[1], self.sigma)
         perturbations = self._sample(X, n_samples, streams, include_anchors=False)
         y = self._query(perturbations, targets)
         prediction = self.bb(X, target=targets)
-        fit = self._fit(perturbations, y, streams)
-        attrs = {**self._attrs(fit), "kernel": "none", "sigma": self.sigma,
+        attrs = {"kernel": "none", "sigma": self.sigma,
                  "perturbation": "GaussianPerturbation(std=1, scale=sigma)",
                  "n_samples": n_samples}
-        return surrogate_explanation(fit, perturbations, y, X, prediction,
-                                     self.bb.feature_names, attrs, keep_data=keep_data)
+        return SurrogateData(perturbations, y, prediction, attrs=attrs)
 
 
 # ---------------------------------------------------------------------- theory

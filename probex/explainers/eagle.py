@@ -19,7 +19,7 @@ import torch
 from probex._checks import check_choice, check_count, check_positive, check_probability
 from probex._deprecation import renamed_arguments
 from probex.explainers._importance import importance_explanation
-from probex.explainers._surrogate import SurrogateExplainer, surrogate_explanation
+from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explanation import Explanation
 from probex.inference._runtime import progress_bar
 from probex.inference.design import (
@@ -127,14 +127,17 @@ class EAGLE(SurrogateExplainer):
     def _uses_pool(self, options: dict) -> bool:
         return True
 
-    def _explain(self, X, targets, n_samples, streams, *, target_width, batch_size, pool_size,
-                 initial_size, prob, design="importance", defensive=0.2,
-                 keep_data=None) -> Explanation:
+    def _explain(self, X, targets, n_samples, streams, *, design="importance", defensive=0.2,
+                 keep_data=None, **options) -> Explanation:
         if design == "importance":
-            return importance_explanation(
-                self, X, targets, n_samples, streams, batch_size=batch_size,
-                pool_size=pool_size, initial_size=initial_size, defensive=defensive,
-                target_width=target_width, prob=prob, keep_data=keep_data)
+            e = importance_explanation(self, X, targets, n_samples, streams,
+                                       defensive=defensive, keep_data=keep_data, **options)
+            return e.with_attrs(predictive_groups="none: the sandwich posterior of an "
+                                                  "importance-weighted fit has no likelihood")
+        return super()._explain(X, targets, n_samples, streams, keep_data=keep_data, **options)
+
+    def _surrogate_data(self, X, targets, n_samples, streams, *, target_width, batch_size,
+                        pool_size, initial_size, prob) -> SurrogateData:
         d = self.perturbation.n_features
         budget = n_samples
         initial = min(n_samples, initial_size or 2 * (d + 1))
@@ -167,13 +170,11 @@ class EAGLE(SurrogateExplainer):
                 batch_gain = selection.total_gain
         perturbations = PerturbationSet.concat(batches)
         y = torch.cat(answers, dim=-1)
-        fit = self._fit(perturbations, y, streams)
-        attrs = {**self._attrs(fit), "budget": budget, "batch_size": batch_size,
+        attrs = {"budget": budget, "batch_size": batch_size,
                  "pool_size": pool_size, "initial_size": initial,
                  "target_width": -1.0 if target_width is None else float(target_width),
                  "prob": float(prob)}
-        return surrogate_explanation(fit, perturbations, y, X, y[:, 0], self.bb.feature_names,
-                                     attrs, trace.columns, keep_data)
+        return SurrogateData(perturbations, y, y[:, 0], trace.columns, attrs)
 
 
 class _Trace:

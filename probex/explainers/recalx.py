@@ -142,6 +142,13 @@ class ReCalX(_FittedTemperatures):
             a DeprecationWarning, for one release).
         n_perturbations: perturbed copies of every row in every bin.
         background: data for a scheme given by name (default X_cal).
+        predictive: add ``log_likelihood`` (log p(label | T) per draw and calibration
+            row) and ``posterior_predictive`` (replicated labels) to ``idata``, for
+            ``az.loo`` / ``az.compare`` of priors and ``az.plot_ppc``: ``None`` (default)
+            while each holds at most 2^22 values (draws x calibration rows), ``True``
+            always, ``False`` never; a MAP point (the default inference) has none.
+        prior_predictive: add ``prior`` and ``prior_predictive`` (labels drawn with
+            temperatures from the prior; no queries).
         seed: seeds the subsample, the perturbations and the inference.
         progress: progress bars for SVI / NUTS (``None``: only on a terminal).
 
@@ -163,7 +170,9 @@ class ReCalX(_FittedTemperatures):
     @renamed_arguments(n_samples="n_rows")
     def __init__(self, bb, X_cal, y_cal, scheme="mask", n_bins: int = 10, inference="map",
                  prior=None, n_rows: int | None = 200, n_perturbations: int = 10,
-                 background=None, *, seed: int = 0, progress: bool | None = None):
+                 background=None, *, predictive: bool | None = None,
+                 prior_predictive: bool = False, seed: int = 0,
+                 progress: bool | None = None):
         seed = check_seed(seed)
         n_bins = check_count("n_bins", n_bins)
         n_perturbations = check_count("n_perturbations", n_perturbations)
@@ -182,7 +191,8 @@ class ReCalX(_FittedTemperatures):
             log_probs = bb.log_probabilities(data.inputs, level=data.levels)
         _check_classes(log_probs, data.labels)
         fit = fit_temperatures(log_probs, data.labels, data.bins, edges, prior, inference,
-                               seed=seed, progress=progress, levels=data.levels)
+                               seed=seed, progress=progress, levels=data.levels,
+                               predictive=predictive, prior_predictive=prior_predictive)
         self._finish(bb, fit, edges, counter.n, seed, scheme=type(scheme).__name__)
         self.scheme = scheme
 
@@ -193,14 +203,15 @@ class TemperatureScaling(_FittedTemperatures):
     ReCalX is compared with; same model and inference options with a single bin.
 
     Args:
-        bb: the classifier; X_cal, y_cal: held-out data; inference, prior, seed,
-            progress: as for :class:`ReCalX`.
+        bb: the classifier; X_cal, y_cal: held-out data; inference, prior, predictive,
+            prior_predictive, seed, progress: as for :class:`ReCalX`.
     """
 
     method = "TemperatureScaling"
 
-    def __init__(self, bb, X_cal, y_cal, inference="map", prior=None, *, seed: int = 0,
-                 progress: bool | None = None):
+    def __init__(self, bb, X_cal, y_cal, inference="map", prior=None, *,
+                 predictive: bool | None = None, prior_predictive: bool = False,
+                 seed: int = 0, progress: bool | None = None):
         seed = check_seed(seed)
         bb = as_blackbox(bb)
         X = as_matrix(X_cal, "X_cal", n_features=bb.n_features)
@@ -211,5 +222,6 @@ class TemperatureScaling(_FittedTemperatures):
         edges = bin_edges(1)
         fit = fit_temperatures(log_probs, y, torch.zeros_like(y), edges, prior, inference,
                                seed=seed, progress=progress,
-                               levels=torch.zeros(y.shape[0], dtype=torch.float64))
+                               levels=torch.zeros(y.shape[0], dtype=torch.float64),
+                               predictive=predictive, prior_predictive=prior_predictive)
         self._finish(bb, fit, edges, counter.n, seed)

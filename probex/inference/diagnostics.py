@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from probex.diagnostics import ConvergenceWarning, SamplingWarning
+from probex.inference.batch_diagnostics import ess_bulk, ess_tail, rhat_rank
 from probex.inference.draws import PosteriorDraws
 
 __all__ = ["Verdict", "diagnose", "warn", "R_HAT_MAX", "ESS_PER_CHAIN_MIN", "BFMI_MIN",
@@ -77,20 +78,17 @@ def _where(name: str, index: tuple) -> str:
 
 
 def _site_checks(name: str, values: np.ndarray, n_chains: int) -> tuple[list, dict]:
-    """r_hat and bulk/tail ESS of every element of a site (chain, draw, *shape)."""
-    import arviz as az
-
+    """r_hat and bulk/tail ESS of every element of a site (chain, draw, *shape), all
+    elements at once (:mod:`probex.inference.batch_diagnostics`, ArviZ's numbers)."""
     problems, figures = [], {}
     shape = values.shape[2:]
     flat = values.reshape(values.shape[0], values.shape[1], -1)
     if not np.all(np.isfinite(flat)):
         return [f"{name}: non-finite draws"], figures
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        data = {"x": flat}
-        r_hat = np.asarray(az.rhat(data, method="rank")["x"]) if n_chains >= 2 else None
-        bulk = np.asarray(az.ess(data, method="bulk")["x"])
-        tail = np.asarray(az.ess(data, method="tail")["x"])
+        r_hat = rhat_rank(flat) if n_chains >= 2 else None
+        bulk, tail = ess_bulk(flat), ess_tail(flat)
     minimum = ESS_PER_CHAIN_MIN * n_chains
     if r_hat is not None:
         worst = int(np.nanargmax(r_hat))

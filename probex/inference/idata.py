@@ -1,7 +1,8 @@
 """One path from posterior draws of any inference method to ``arviz.InferenceData``.
 
 Built with ``az.from_dict`` (groups posterior, sample_stats, observed_data,
-constant_data), so the same code serves exact, SVI and NUTS results and does not rely
+constant_data, and where given log_likelihood, posterior_predictive, prior and
+prior_predictive), so the same code serves exact, SVI and NUTS results and does not rely
 on ``az.from_pyro``, which ArviZ 1.0 drops.
 """
 
@@ -17,8 +18,15 @@ __all__ = ["to_inference_data", "netcdf_attrs"]
 
 def to_inference_data(draws: PosteriorDraws, *, observed_data: dict | None = None,
                       constant_data: dict | None = None, coords: dict | None = None,
-                      dims: dict | None = None, attrs: dict | None = None) -> az.InferenceData:
+                      dims: dict | None = None, attrs: dict | None = None,
+                      log_likelihood: dict | None = None,
+                      posterior_predictive: dict | None = None, prior: dict | None = None,
+                      prior_predictive: dict | None = None) -> az.InferenceData:
     """Wrap draws (chain, draw, ...) and data into an InferenceData.
+
+    ``log_likelihood`` (pointwise, named like the observed variable),
+    ``posterior_predictive``, ``prior`` and ``prior_predictive`` are further groups of
+    arrays (chain, draw, ...), dimensioned by ``dims`` like the posterior.
 
     ``coords`` and ``dims`` name the non-sample dimensions (e.g. ``{"feature": names}``,
     ``{"attribution": ["feature"]}``; the draws' ``sample_stats_dims`` are added);
@@ -32,6 +40,10 @@ def to_inference_data(draws: PosteriorDraws, *, observed_data: dict | None = Non
         sample_stats={k: np.asarray(v) for k, v in draws.sample_stats.items()} or None,
         observed_data=observed_data,
         constant_data=constant_data,
+        log_likelihood=log_likelihood,
+        posterior_predictive=posterior_predictive,
+        prior=prior,
+        prior_predictive=prior_predictive,
         coords=coords,
         dims=dims,
     )

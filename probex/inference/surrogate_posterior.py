@@ -59,10 +59,16 @@ class SurrogateFit:
 
     def __init__(self, data: CentredSummary, closed_form: NormalInverseGammaPosterior | None,
                  draws: PosteriorDraws | None = None, make_draws=None,
-                 marginalized: bool = False, verdict: Verdict | None = None):
+                 marginalized: bool = False, verdict: Verdict | None = None,
+                 seeds=None, draw_shape: tuple[int, int] | None = None):
         if (draws is None) == (make_draws is None):
             raise ValueError("give either draws or a function that makes them")
+        if draws is None and draw_shape is None:
+            raise ValueError("deferred draws need their draw_shape (n_chains, n_draws)")
         self.data = data
+        # (B,) per-instance seeds: of the exact draws, and of replicated answers
+        self.seeds = None if seeds is None else np.asarray(seeds).reshape(-1)
+        self._draw_shape = None if draw_shape is None else tuple(int(s) for s in draw_shape)
         self.verdict = verdict  # sampler diagnostics (None for exact posteriors)
         self.closed_form = closed_form
         self.marginalized = bool(marginalized)  # coefficients integrated out by the sampler
@@ -72,6 +78,13 @@ class SurrogateFit:
     @property
     def inference(self) -> str:
         return "exact" if self.closed_form is not None else self.draws.method
+
+    @property
+    def draw_shape(self) -> tuple[int, int]:
+        """(n_chains, n_draws) of the draws, known before deferred draws are made."""
+        if self._draws is not None:
+            return self._draws.n_chains, self._draws.n_draws
+        return self._draw_shape
 
     @property
     def draws(self) -> PosteriorDraws:
@@ -178,7 +191,8 @@ def _fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prio
     summary = CentredSummary.of(data)
     if inference == "exact":
         return SurrogateFit(summary, conjugate, make_draws=partial(
-            exact_draws, summary, conjugate, seeds, n_draws, n_chains))
+            exact_draws, summary, conjugate, seeds, n_draws, n_chains), seeds=seeds,
+            draw_shape=(n_chains, n_draws))
     stats = SufficientStatistics.of(data)
     sigma_start = (conjugate.rate / conjugate.shape).sqrt()
     device = data.design.device
@@ -203,4 +217,4 @@ def _fit_surrogate(z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, prio
     verdict = diagnose(draws, sites=["attribution", "noise_scale"])
     warn(verdict, "surrogate posterior")
     return SurrogateFit(summary, None, draws=draws, marginalized=marginalized,
-                        verdict=verdict)
+                        verdict=verdict, seeds=seeds)

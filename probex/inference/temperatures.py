@@ -28,8 +28,14 @@ from probex._version import __version__
 from probex.inference._runtime import seeded
 from probex.inference.idata import to_inference_data
 from probex.inference.map import MAPRunner
+from probex.inference.predictive import PREDICTIVE_VALUES_MAX
 from probex.inference.runners import resolve_runner
 from probex.inference.sites import latent_and_deterministic_sites
+from probex.inference.temperature_predictive import (
+    label_log_likelihood,
+    replicated_labels,
+    temperature_prior_draws,
+)
 from probex.models.calibration import temperature_model
 
 __all__ = ["TemperatureFit", "fit_temperatures", "INFERENCE_CHOICES", "SVI_OPTIONS",
@@ -108,7 +114,8 @@ def _site_shapes(model) -> dict[str, tuple[int, ...]]:
 
 def fit_temperatures(log_probs: torch.Tensor, labels: torch.Tensor, bins: torch.Tensor,
                      edges: torch.Tensor, prior=None, inference="map", *, seed: int = 0,
-                     progress: bool | None = None, levels: torch.Tensor | None = None
+                     progress: bool | None = None, levels: torch.Tensor | None = None,
+                     predictive: bool | None = None, prior_predictive: bool = False
                      ) -> TemperatureFit:
     """Posterior of the per-bin temperatures from precomputed log-probabilities.
 
@@ -124,6 +131,12 @@ def fit_temperatures(log_probs: torch.Tensor, labels: torch.Tensor, bins: torch.
             torch RNG is left as it was.
         progress: progress bars for SVI / NUTS built from a label.
         levels: (N,) levels, stored with the data.
+        predictive: add ``log_likelihood`` (log p(y_i | T) per draw and calibration row)
+            and ``posterior_predictive`` (replicated labels) groups: ``None`` (default)
+            while each holds at most 2^22 values (draws x rows), ``True`` always,
+            ``False`` never; never for a MAP point (one draw: nothing for LOO).
+        prior_predictive: add ``prior`` (draws of the prior, as many as the posterior's)
+            and ``prior_predictive`` (labels drawn with those temperatures).
     """
     seed = check_seed(seed)
     n_bins = edges.numel() - 1
@@ -160,11 +173,43 @@ def fit_temperatures(log_probs: torch.Tensor, labels: torch.Tensor, bins: torch.
     if levels is not None:
         constant["level"] = levels.cpu().numpy()
         dims["level"] = ["calibration_row"]
+    checking, note = _model_checking(draws, log_probs, labels, bins, prior, predictive,
+                                     prior_predictive, seed)
     idata = to_inference_data(
         draws, observed_data={"label": labels.cpu().numpy()}, constant_data=constant,
         coords={"level_bin": labels_text, "edge": np.arange(n_bins + 1)}, dims=dims,
         attrs={"probex_version": __version__, "n_bins": n_bins,
                "n_rows": int(labels.numel()), "n_classes": int(log_probs.shape[1]),
-               "seed": seed, "prior": "random walk" if prior is None else repr(prior)})
+               "seed": seed, "prior": "random walk" if prior is None else repr(prior),
+               "predictive_groups": note}, **checking)
     point = torch.from_numpy(np.median(posterior["temperature"].reshape(-1, n_bins), axis=0))
     return TemperatureFit(idata=idata, point=point, info=dict(draws.info))
+
+
+def _model_checking(draws, log_probs, labels, bins, prior, predictive, prior_predictive,
+                    seed: int) -> tuple[dict, str]:
+    """The log_likelihood / posterior_predictive / prior / prior_predictive groups that
+    were asked for (see :func:`fit_temperatures`) and a sentence saying which."""
+    out = {}
+    temperature = draws.posterior["temperature"]
+    chains, n_draws = temperature.shape[:2]
+    size = chains * n_draws * int(labels.numel())
+    s, y, b = (t.detach().cpu().numpy() for t in (log_probs, labels, bins))
+    if draws.method == "map" or predictive is False:
+        note = "none (a MAP point)" if draws.method == "map" else "none (predictive=False)"
+    elif predictive or size <= PREDICTIVE_VALUES_MAX:
+        out["log_likelihood"] = {"label": label_log_likelihood(s, y, b, temperature)}
+        out["posterior_predictive"] = {"label": replicated_labels(s, b, temperature, seed + 3)}
+        note = "log_likelihood, posterior_predictive"
+    else:
+        note = (f"none: log_likelihood and posterior_predictive would hold {size} values "
+                f"each (over {PREDICTIVE_VALUES_MAX}); fit with predictive=True")
+    if prior_predictive:
+        drawn = temperature_prior_draws(prior, temperature.shape[-1], chains, n_draws,
+                                        seed + 4)
+        out["prior"] = {k: v for k, v in drawn.items() if k in draws.posterior}
+        out["prior_predictive"] = {"label": replicated_labels(s, b, drawn["temperature"],
+                                                              seed + 5)}
+        note = ", ".join([n for n in (note,) if not n.startswith("none")]
+                         + ["prior", "prior_predictive"])
+    return out, note
