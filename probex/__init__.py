@@ -23,6 +23,7 @@ from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.diagnostics import (  # noqa: E402
     ConvergenceWarning,
     DataWarning,
+    FidelityWarning,
     ProbexWarning,
     SamplingWarning,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "SamplingWarning",
     "ConvergenceWarning",
     "DataWarning",
+    "FidelityWarning",
     "METHODS",
     "inference",
     "perturb",
