@@ -104,7 +104,7 @@ class FEX(AmortizedExplainer):
 
     After ``fit``: ``history_`` (per-step DataFrame: reward, losses, entropy, KL, and at
     each epoch's last step the held-out deletion AUC ``holdout_deletion_auc`` with the
-    paired standard error ``holdout_deletion_auc_se`` of its difference to the reference
+    paired standard error ``holdout_deletion_auc_se`` of its difference to the best
     epoch), ``n_queries_fit_`` (black-box rows spent training, held-out scoring included),
     ``baseline_`` ((d,) numpy, the replacement of masked-out features; pass it to
     :func:`probex.metrics.deletion_auc` as ``baseline=``), ``best_epoch_`` (the epoch
@@ -196,7 +196,7 @@ class FEX(AmortizedExplainer):
     # ------------------------------------------------------------------ training
     def fit(self, X, epochs: int = 30, batch_size: int = 16, device=None, checkpoint=None,
             checkpoint_every: int = 100, resume: bool = False, *, holdout: float = 0.15,
-            patience: int = 5, min_epochs: int | None = None) -> FEX:
+            patience: int | None = None, min_epochs: int | None = None) -> FEX:
         """Train the policy on instances X (n, d); returns ``self``.
 
         Costs n queries for f(X), then per training row and epoch s * (G + 1) queries
@@ -214,18 +214,22 @@ class FEX(AmortizedExplainer):
                 have. A checkpoint of another fit (seed, any constructor setting, epochs,
                 batch size, held-out split, training data) is refused, naming what differs.
             holdout: fraction of X held out of training (at most 200 rows, drawn with the
-                seed) and scored by deletion AUC after every epoch; training stops once
-                that has not improved by more than its paired standard error for
-                ``patience`` epochs (never before ``min_epochs``, default epochs // 3),
-                and the best epoch's weights are kept
-                (:class:`probex.inference.early_stopping.EarlyStopping`). 0, or fewer
-                than 16 rows to hold out, trains on every row for ``epochs`` epochs.
+                seed) and scored by deletion AUC after every epoch (the convergence
+                signal in ``history_`` and :meth:`plot_history`); the best epoch's
+                weights are kept. 0, or fewer than 16 rows to hold out, trains on every
+                row and keeps the last weights.
+            patience: stop once the held-out score has not reached a new best for this
+                many epochs, never before ``min_epochs`` (default epochs // 3)
+                (:class:`probex.inference.early_stopping.EarlyStopping`). Default
+                ``None``: train all ``epochs``. On small tabular sets the held-out curve
+                is noisy and still falls at 30 epochs, so early stopping cost accuracy
+                there (patience 5: bc_mlp 0.442 -> 0.518 test deletion AUC).
         """
         checkpointer = open_checkpoint(checkpoint, checkpoint_every, resume)
         X = as_matrix(X, "X", n_features=self.bb.n_features)
         epochs = check_count("epochs", epochs)
         batch_size = check_count("batch_size", batch_size)
-        patience = check_count("patience", patience)
+        patience = epochs + 1 if patience is None else check_count("patience", patience)
         min_epochs = epochs // 3 if min_epochs is None else check_count(
             "min_epochs", min_epochs, minimum=0)
         if not 0 <= holdout < 1:

@@ -28,10 +28,9 @@ def _scripted(means, noise=0.01, seed=0):
     return evaluate
 
 
-def test_stops_after_patience_epochs_without_a_clear_gain_and_keeps_the_best():
+def test_stops_after_patience_epochs_without_a_new_best_and_keeps_the_best():
     net = torch.nn.Linear(2, 1)
-    # clear gains for 3 epochs (0.05 >> se ~ 0.014 / sqrt(50)), then a plateau with tiny
-    # moves (0.0005 << se): the reference stays at epoch 3
+    # new bests until epoch 4 (the last one by 0.0005), then none for 3 epochs
     means = [0.60, 0.55, 0.50, 0.45, 0.4495, 0.4505, 0.4498, 0.4502, 0.40]
     stopper = EarlyStopping(_scripted(means), {"net": net}, patience=3, min_epochs=0,
                             name="score")
@@ -43,29 +42,36 @@ def test_stops_after_patience_epochs_without_a_clear_gain_and_keeps_the_best():
         stats = stopper.end_of_epoch(epoch)
         if stopper.stopped:
             break
-    assert epoch == 6 and stopper.without_gain == 3  # epochs 4, 5, 6 gained nothing clear
+    assert epoch == 7 and stopper.without_gain == 3  # epochs 5, 6, 7 set no new best
     assert set(stats) == {"score", "score_se"} and stats["score_se"] > 0
-    assert stopper.best_epoch == 4  # the lowest mean (0.4495), though not a clear gain
+    assert stopper.best_epoch == 4
     stopper.restore_best()
     assert torch.equal(net.weight, weights[4])
+    # requiring a gain of one paired standard error (~0.003 here) ends the run at epoch 6
+    strict = EarlyStopping(_scripted(means), {}, patience=3, min_gain_se=1.0)
+    for epoch in range(len(means)):
+        strict.end_of_epoch(epoch)
+        if strict.stopped:
+            break
+    assert epoch == 6 and strict.best_epoch == 3
 
 
 def test_min_epochs_and_slow_steady_gains_keep_training():
-    # gains of 0.45 se each epoch: none is clear alone, but they add up against the
-    # reference (1.8 se after four epochs), which then resets before patience runs out
+    # gains of 0.1 paired standard errors per epoch are still new bests
     se = 0.01 * np.sqrt(2) / np.sqrt(M)
-    means = [0.5 - 0.45 * se * k for k in range(12)]
-    stopper = EarlyStopping(_scripted(means), {}, patience=4, min_epochs=0)
+    means = [0.5 - 0.1 * se * k for k in range(12)]
+    stopper = EarlyStopping(_scripted(means), {}, patience=2, min_epochs=0)
     for epoch in range(12):
         stopper.end_of_epoch(epoch)
         assert not stopper.stopped, epoch
     assert stopper.best_epoch == 11
-    flat = EarlyStopping(_scripted([0.5] * 8), {}, patience=2, min_epochs=6)
+    flat = EarlyStopping(_scripted([0.5 + 0.001 * k for k in range(8)]), {}, patience=2,
+                         min_epochs=6)
     stops = []
     for epoch in range(8):
         flat.end_of_epoch(epoch)
         stops.append(flat.stopped)
-    assert stops == [False] * 5 + [True] * 3  # without gains from epoch 1, but min 6
+    assert stops == [False] * 5 + [True] * 3  # no new best after epoch 0, but min 6
 
 
 def test_bad_arguments_and_scores_are_refused():
@@ -73,6 +79,8 @@ def test_bad_arguments_and_scores_are_refused():
         EarlyStopping(lambda: np.zeros(3), {}, patience=0)
     with pytest.raises(ValueError, match="min_epochs must be >= 0"):
         EarlyStopping(lambda: np.zeros(3), {}, min_epochs=-1)
+    with pytest.raises(ValueError, match="min_gain_se must be >= 0"):
+        EarlyStopping(lambda: np.zeros(3), {}, min_gain_se=-1.0)
     with pytest.raises(ValueError, match="finite scores of at least 2"):
         EarlyStopping(lambda: np.array([0.1, np.nan]), {}).end_of_epoch(0)
 
@@ -105,7 +113,7 @@ def _fit(monitor_means, *, checkpoint=None, resume=False, stop_at=None):
 
 
 def test_the_loop_stops_early_records_scores_and_resumes_to_the_same_stop(tmp_path):
-    means = [0.5, 0.4, 0.41, 0.42, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    means = [0.5, 0.4, 0.41, 0.42, 0.43, 0.3, 0.3, 0.3, 0.3, 0.3]
     net, result, monitor = _fit(means)
     history = result.history
     assert len(history) == 4 * 3  # 3 steps per epoch; stopped after epoch 3 (index)
