@@ -154,6 +154,7 @@ class FEX(AmortizedExplainer):
         self.best_epoch_: int | None = None
         self.n_epochs_: int | None = None
         self.holdout_rows_ = 0
+        self._pending = None  # (X, logits) of the last class choice, for _lambda
         self.groups: FeatureGroups | None = None
         self.program: FEXProgram | None = None
         if self.bb.n_features is not None and self.n_classes is not None:
@@ -317,8 +318,11 @@ class FEX(AmortizedExplainer):
 
     def _predicted_classes(self, X: torch.Tensor) -> torch.Tensor:
         """The class FEX's own p_hat ranks first: a query-free stand-in for the model's
-        prediction."""
-        return policy_class_probabilities(self._forward(X)).argmax(-1).cpu()
+        prediction. The logits are kept for the :meth:`_lambda` call on the same X that
+        follows (one forward pass per explanation)."""
+        logits = self._forward(X)
+        self._pending = (X, logits)
+        return policy_class_probabilities(logits).argmax(-1).cpu()
 
     def attributions(self, X, target=None, device=None) -> tuple[np.ndarray, np.ndarray]:
         """lambda for each feature, (n, d) in [0, 1], and the explained classes (n,): the
@@ -358,7 +362,8 @@ class FEX(AmortizedExplainer):
 
     def _lambda(self, X: torch.Tensor, targets: torch.Tensor):
         """Per-unit lambda (n, G) and p_hat (n, K), float64 on the CPU."""
-        logits = self._forward(X)
+        pending, self._pending = self._pending, None
+        logits = pending[1] if pending is not None and pending[0] is X else self._forward(X)
         unit_lam = torch.sigmoid(self.program.target_logits(
             X, targets.to(self.device), logits).double())
         return unit_lam.cpu(), policy_class_probabilities(logits.double()).cpu()
