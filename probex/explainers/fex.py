@@ -8,11 +8,12 @@ rewarding masks that keep the model's probability of the explained class with fe
 (:mod:`probex.inference.fex_local_gradient`: each drawn mask and its G single-unit flips);
 PPO and the score-function ELBO (:mod:`probex.inference.policy_gradient`) remain as
 options. Training runs in the shared loop (:mod:`probex.inference.training`) on
-standardised inputs, holds out part of the fit data and stops once their deletion AUC
-(computed with the stored replacement baseline ``baseline_``) stops improving, keeping
-the best epoch's weights. ``explain`` is then one forward pass of g: no queries to the
-black box. :meth:`FEX.fidelity` checks a fitted explainer against BayesSHAP and random
-orderings on a sample of rows.
+standardised inputs and holds out part of the fit data, whose deletion AUC (computed with
+the stored replacement baseline ``baseline_``) is scored after every epoch: the
+convergence signal, the epoch whose weights are kept, and optionally an early stop.
+``explain`` is then one forward pass of g: no queries to the black box.
+:meth:`FEX.fidelity` checks a fitted explainer against BayesSHAP and random orderings on
+a sample of rows.
 
 The explanation of x for class y is the policy itself: the attribution of feature j is
 lambda_y,unit(j)(x), the probability that the trained explainer keeps it. In the returned
