@@ -137,7 +137,7 @@ def plot_training(history, *, score: str | None = None, reward: str = "reward",
                   best_epoch: int | None = None, ax=None, path=None):
     """An amortized explainer's training: the per-step ``reward`` (a moving average) and,
     when the history has it, a held-out ``score`` per epoch (e.g. FEX's
-    ``holdout_deletion_auc``, error bars: its paired standard error against the reference
+    ``holdout_deletion_auc``, error bars: its paired standard error against the best
     epoch) on a second axis, with ``best_epoch`` marked. Returns the Axes (the reward's);
     given ``path``, also writes a PNG.
 

@@ -489,8 +489,8 @@ save_figure(fig, OUT / "ablation.png")
 # | digits CNN | 0.195, 0.175, 0.207, 0.541 | 0.864, 0.884 | +11% | 6, 86.6 |
 #
 # FEX is within 25 % of BayesSHAP's deletion AUC on 11 of 12 pairs and within 10 % on 6;
-# the MLP black boxes are the hard cases (+15-27 %), and FEX's held-out curve there still
-# falls after 30 epochs (`fit(X, epochs=60)` helps). Over seeds 0-2 the deletion AUCs vary
+# the tabular MLP black boxes are the hard cases (+15-27 %), and FEX's held-out curve there
+# still falls after 30 epochs (`fit(X, epochs=60)` helps). Over seeds 0-2 the deletion AUCs vary
 # by at most 0.01.
 
 # %%
