@@ -23,6 +23,7 @@ from probex.blackbox import BlackBox, as_blackbox  # noqa: E402
 from probex.diagnostics import (  # noqa: E402
     ConvergenceWarning,
     DataWarning,
+    FidelityWarning,
     ProbexWarning,
     SamplingWarning,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "SamplingWarning",
     "ConvergenceWarning",
     "DataWarning",
+    "FidelityWarning",
     "METHODS",
     "compare_priors",
     "prior_sensitivity",

@@ -12,7 +12,8 @@ Progress information that is not a warning goes to the standard :mod:`logging` l
 
 from __future__ import annotations
 
-__all__ = ["ProbexWarning", "SamplingWarning", "ConvergenceWarning", "DataWarning"]
+__all__ = ["ProbexWarning", "SamplingWarning", "ConvergenceWarning", "DataWarning",
+           "FidelityWarning"]
 
 
 class ProbexWarning(UserWarning):
@@ -30,3 +31,8 @@ class ConvergenceWarning(ProbexWarning):
 
 class DataWarning(ProbexWarning):
     """The data make the answer degenerate, e.g. a background equal to the instance."""
+
+
+class FidelityWarning(ProbexWarning):
+    """An explainer's attributions are not clearly more faithful than random orderings
+    (e.g. :meth:`probex.FEX.fidelity` on a sample of rows): do not trust them."""

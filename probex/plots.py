@@ -1,9 +1,9 @@
-"""Figures: ArviZ forest and trace plots of explanations, adaptive-design traces, and
-ReCalX's temperatures against perturbation level; re-exported here, attribution figures
-(:mod:`probex.plot_attributions`: ``bar``, ``waterfall``, ``batch_summary``,
-``compare_attributions``) and model-checking figures (:mod:`probex.plot_checks`:
-``plot_trace``, ``plot_rank``, ``plot_energy``, ``plot_pair``, ``plot_ppc``,
-``sensitivity_curves``).
+"""Figures: ArviZ forest and trace plots of explanations, adaptive-design traces,
+ReCalX's temperatures against perturbation level and amortized explainers' training;
+re-exported here, attribution figures (:mod:`probex.plot_attributions`: ``bar``,
+``waterfall``, ``batch_summary``, ``compare_attributions``) and model-checking figures
+(:mod:`probex.plot_checks`: ``plot_trace``, ``plot_rank``, ``plot_energy``, ``plot_pair``,
+``plot_ppc``, ``sensitivity_curves``).
 
 Each function takes the object it draws and then keyword-only options (as ArviZ's
 ``plot_*`` do); it returns matplotlib Axes and, given ``path``, also writes a PNG
@@ -15,9 +15,10 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 
-__all__ = ["forest", "diagnostics", "design_trace", "plot_temperatures", "save_figure",
-           "bar", "waterfall", "batch_summary", "compare_attributions", "plot_trace",
-           "plot_rank", "plot_energy", "plot_pair", "plot_ppc", "sensitivity_curves"]
+__all__ = ["forest", "diagnostics", "design_trace", "plot_temperatures", "plot_training",
+           "save_figure", "bar", "waterfall", "batch_summary", "compare_attributions",
+           "plot_trace", "plot_rank", "plot_energy", "plot_pair", "plot_ppc",
+           "sensitivity_curves"]
 
 
 def save_figure(figure, path, *, dpi: int = 120):
@@ -132,6 +133,55 @@ def plot_temperatures(calibrated, *, prob: float = 0.9, truth=None,
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    if path is not None:
+        save_figure(ax.figure, path)
+    return ax
+
+
+def plot_training(history, *, score: str | None = None, reward: str = "reward",
+                  best_epoch: int | None = None, ax=None, path=None):
+    """An amortized explainer's training: the per-step ``reward`` (a moving average) and,
+    when the history has it, a held-out ``score`` per epoch (e.g. FEX's
+    ``holdout_deletion_auc``, error bars: its paired standard error against the best
+    epoch) on a second axis, with ``best_epoch`` marked. Returns the Axes (the reward's);
+    given ``path``, also writes a PNG.
+
+    Args:
+        history: the explainer's ``history_`` DataFrame (``step``, ``epoch``, stats).
+        score: the held-out column (default: the first column named ``holdout_*``
+            without ``_se``).
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    if score is None:
+        score = next((c for c in history.columns
+                      if c.startswith("holdout_") and not c.endswith("_se")), None)
+    if reward in history.columns:
+        values = history[reward].to_numpy(dtype=float)
+        window = max(1, len(values) // 50)
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+        epochs = history["epoch"].to_numpy()[window - 1:] + 1
+        steps_per_epoch = max(1, int((history["epoch"] == history["epoch"].iloc[0]).sum()))
+        position = (history["step"].to_numpy()[window - 1:] % steps_per_epoch + 1)
+        ax.plot(epochs - 1 + position / steps_per_epoch, smooth, color="C0", lw=1.2)
+        ax.set_ylabel(f"training {reward} (moving average)", color="C0")
+    ax.set_xlabel("epoch")
+    if score is not None and score in history.columns:
+        rows = history.dropna(subset=[score])
+        other = ax.twinx()
+        se = rows.get(f"{score}_se")
+        other.errorbar(rows["epoch"] + 1, rows[score],
+                       yerr=None if se is None else se.fillna(0).to_numpy(),
+                       color="C1", marker="o", ms=3, lw=1.2, capsize=2)
+        label = score.replace("holdout_", "held-out ").replace("_auc", " AUC")
+        other.set_ylabel(label.replace("_", " "), color="C1")
+        if best_epoch is not None:
+            other.axvline(best_epoch + 1, color="C1", ls=":", lw=1,
+                          label=f"kept: epoch {best_epoch + 1}")
+            other.legend(fontsize="small", loc="upper right")
     ax.grid(alpha=0.3)
     if path is not None:
         save_figure(ax.figure, path)

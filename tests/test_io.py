@@ -86,7 +86,7 @@ def model(A):
 
 X = np.random.default_rng(0).normal(size=(200, 4))
 px.FEX(px.BlackBox(model, n_features=4), 2, seed=0, hidden=(8,)).fit(
-    X, epochs=60, batch_size=20, checkpoint=sys.argv[1], checkpoint_every=1)
+    X, epochs=60, batch_size=20, checkpoint=sys.argv[1], checkpoint_every=1, holdout=0)
 """
 
 
@@ -113,6 +113,7 @@ def test_a_trainer_killed_mid_run_leaves_a_checkpoint_it_resumes_from(tmp_path):
 
     X = np.random.default_rng(0).normal(size=(200, 4))
     fex = px.FEX(px.BlackBox(model, n_features=4), 2, seed=0, hidden=(8,))
-    fex.fit(X, epochs=60, batch_size=20, checkpoint=path, checkpoint_every=1, resume=True)
+    fex.fit(X, epochs=60, batch_size=20, checkpoint=path, checkpoint_every=1, resume=True,
+            holdout=0)
     assert len(fex.history_) == 600 and int(load_checkpoint(path)["step"]) == 600
     assert not list(tmp_path.glob(".fex.pt.*.tmp"))  # the killed write's temporary is gone

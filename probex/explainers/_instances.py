@@ -48,8 +48,16 @@ class RowStreams:
     def __init__(self, seed: int, rows):
         self.seed = int(seed)
         self.rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        self.seeds = np.array([np.random.SeedSequence([self.seed, int(r)]).generate_state(
-            1, dtype=np.uint64)[0] >> np.uint64(1) for r in self.rows], dtype=np.int64)
+        self._seeds: np.ndarray | None = None
+
+    @property
+    def seeds(self) -> np.ndarray:
+        """(B,) int64 seed of each instance's stream, derived on first use (a method that
+        draws nothing, such as an amortized forward pass, pays nothing for them)."""
+        if self._seeds is None:
+            self._seeds = np.array([np.random.SeedSequence([self.seed, int(r)]).generate_state(
+                1, dtype=np.uint64)[0] >> np.uint64(1) for r in self.rows], dtype=np.int64)
+        return self._seeds
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -284,6 +284,8 @@ class LEX(AmortizedExplainer):
             attrs={"config": c.name, "selector": c.selector, "estimator": c.estimator,
                    "imputation": c.imputation, "predictor": self._predictor_kind,
                    "sparsity": c.sparsity, "k": -1 if c.k is None else int(c.k),
+                   "n_mask_units": (X.shape[1] if selector.units is None
+                                    else selector.units.n_groups),
                    "n_queries_fit": int(self.n_queries_fit_),
                    "quantity": "selection probability"})
 

@@ -17,14 +17,19 @@ Functions here take a reward callable with :class:`probex.models.fex.MaskReward`
 signature ``reward(masks (..., n, G), x (n, d), targets (n,)) -> (..., n)``.
 
 Shapes: masks (s, n, G) with s masks per instance; differences (s, n, G).
+
+:func:`local_update` is one training step of FEX with this estimator (FEX's default,
+``objective="local"``), run by :func:`probex.inference.policy_gradient.train_policy`.
 """
 
 from __future__ import annotations
 
 import torch
 
+from probex.models.fex_policy import kl_to_model
+
 __all__ = ["flipped_masks", "local_differences", "normalise_differences",
-           "local_expectation_surrogate"]
+           "local_expectation_surrogate", "local_update"]
 
 
 def flipped_masks(masks: torch.Tensor) -> torch.Tensor:
@@ -75,3 +80,53 @@ def local_expectation_surrogate(head_logits: torch.Tensor, differences: torch.Te
     entropy and KL terms. ``differences`` (s, n, G) are treated as constants."""
     lam = torch.sigmoid(head_logits)
     return -(differences.detach().mean(0) * lam).sum(-1).mean()
+
+
+def local_update(program, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                 targets: torch.Tensor, model_probs: torch.Tensor, settings) -> dict:
+    """One training step of FEX with the local-expectation gradient on a minibatch.
+
+    Draws s = ``settings.trajectory_length`` masks per instance from the current policy,
+    queries each mask and its G unit flips (s * n * (G + 1) black-box rows), normalises
+    the differences per instance (:func:`normalise_differences`) and takes
+    ``settings.ppo_epochs`` gradient steps on
+
+        L = local_expectation_surrogate(head, Delta)          (minus E_q[c] / scale)
+            - c_H sum_j H(lambda_j)                           (entropy, nats)
+            + c_KL KL(p_hat || f)                             (class tie)
+
+    averaged over instances; no value network. ``c_H`` is a temperature in units of the
+    instance's mean absolute unit effect.
+
+    Args:
+        program: a :class:`probex.models.fex.FEXProgram` (its ``reward`` queries f).
+        x: (n, d) instances; targets: (n,) classes explained; model_probs: (n, K) f(x).
+        settings: a :class:`probex.inference.policy_gradient.FEXSettings`.
+
+    Returns floats: the drawn masks' mean reward, mask size, mean |Delta| before
+    normalising (``mean_abs_delta``, reward units), and the last step's loss parts.
+    """
+    with torch.no_grad():
+        head = program.target_logits(x, targets)
+        lam = torch.sigmoid(head)
+        masks = torch.bernoulli(lam.expand(settings.trajectory_length, *lam.shape))
+        delta, rewards = local_differences(program.reward, masks, x, targets)
+        scale = delta.abs().mean()
+        delta = normalise_differences(delta).to(x.dtype)
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    for _ in range(settings.ppo_epochs):
+        logits = program.logits(x)
+        head = program.target_logits(x, targets, logits)
+        policy_loss = local_expectation_surrogate(head, delta)
+        entropy = torch.distributions.Bernoulli(logits=head).entropy().sum(-1).mean()
+        kl = kl_to_model(logits, model_probs).mean()
+        loss = policy_loss - settings.entropy_coef * entropy + settings.kl_coef * kl
+        optimizer.zero_grad()
+        loss.backward()
+        if settings.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
+        optimizer.step()
+    return {"reward": float(rewards.mean()), "mask_size": float(masks.sum(-1).mean()),
+            "mean_abs_delta": float(scale), "loss": float(loss.detach()),
+            "policy_loss": float(policy_loss.detach()), "entropy": float(entropy.detach()),
+            "kl": float(kl.detach())}

@@ -1,5 +1,13 @@
-"""Policy-gradient updates of FEX's mask policy: PPO's clipped objective, or the
-score-function ELBO (the program is :class:`probex.models.fex.FEXProgram`).
+"""Policy-gradient updates of FEX's mask policy: the local-expectation gradient (the
+default), PPO's clipped objective, or the score-function ELBO (the program is
+:class:`probex.models.fex.FEXProgram`).
+
+The local-expectation gradient (:func:`probex.inference.fex_local_gradient.local_update`)
+queries each drawn mask and its G single-unit flips, which gives every unit's credit
+without the other units' noise; the policy is then pulled up that signal, normalised per
+instance, with an entropy bonus and the class tie below. On small tabular models it
+reaches faithful policies where PPO's score-function estimate stalls (FEX diagnosis,
+issue 17).
 
 PPO (Schulman et al., 2017) on the one-step mask "environment": for a batch of n
 instances, draw s masks each from the current policy (the trajectory length s), score
@@ -17,7 +25,7 @@ The ELBO alternative (:class:`FEXProgram` with ``reward_scale = 1 / c_H``) takes
 of Pyro's ``TraceGraph_ELBO`` per batch: REINFORCE with v(x) as ``nn_baseline``, no
 clipping, no reuse of the masks; the same KL term is added.
 
-:func:`policy_update` is one training step of either kind; :func:`train_policy` runs it in
+:func:`policy_update` is one training step of any kind; :func:`train_policy` runs it in
 the shared checkpointed loop (:func:`probex.inference.training.train`).
 """
 
@@ -32,12 +40,21 @@ from pyro.infer import TraceGraph_ELBO
 from pyro.ops.provenance import detach_provenance
 
 from probex._checks import check_choice
+from probex.inference.fex_local_gradient import local_update
 from probex.inference.training import Phase, TrainingResult, geometric_decay, train
 from probex.models.fex import FEXProgram
 from probex.models.fex_policy import kl_to_model
 
-__all__ = ["FEXSettings", "ppo_objective", "ppo_update", "elbo_update", "advantages",
-           "policy_update", "train_policy"]
+__all__ = ["FEXSettings", "OBJECTIVES", "ppo_objective", "ppo_update", "elbo_update",
+           "advantages", "policy_update", "train_policy"]
+
+#: FEX's training objectives: the local-expectation gradient, PPO, the score-function ELBO.
+OBJECTIVES = ("local", "ppo", "elbo")
+
+#: Per-objective defaults: (trajectory_length, entropy_coef, kl_coef). The local
+#: gradient's entropy weight is a temperature in units of each row's mean unit effect; PPO
+#: weighs entropy against standardised advantages; the ELBO's is the reward temperature.
+_DEFAULTS = {"local": (1, 1.0, 0.5), "ppo": (5, 0.5, 0.5), "elbo": (5, 0.05, 0.2)}
 
 
 @dataclass(frozen=True)
@@ -45,10 +62,11 @@ class FEXSettings:
     """Hyper-parameters of FEX training.
 
     Attributes:
-        objective: ``"ppo"`` or ``"elbo"`` (score function with Pyro's neural baseline).
+        objective: ``"local"`` (local-expectation gradient: each mask and its G unit
+            flips), ``"ppo"`` or ``"elbo"`` (score function with Pyro's neural baseline).
         trajectory_length: s, masks drawn per instance per update.
         clip: PPO's epsilon.
-        ppo_epochs: gradient steps per rollout (PPO only).
+        ppo_epochs: gradient steps per rollout (PPO and the local gradient).
         entropy_coef: c_H, weight of the mask distribution's entropy sum_j H(lambda_j)
             (nats); must be positive for the ELBO, where it is the reward's temperature.
         kl_coef: c_KL, weight of KL(p_hat || f).
@@ -62,11 +80,11 @@ class FEXSettings:
             ``learning_rate`` over the fit (1: constant).
     """
 
-    objective: str = "ppo"
-    trajectory_length: int = 5
+    objective: str = "local"
+    trajectory_length: int = 1
     clip: float = 0.2
     ppo_epochs: int = 4
-    entropy_coef: float = 0.01
+    entropy_coef: float = 1.0
     kl_coef: float = 0.5
     value_coef: float = 0.5
     normalize_advantages: bool = True
@@ -76,19 +94,23 @@ class FEXSettings:
     final_lr_fraction: float = 1.0
 
     @classmethod
-    def for_objective(cls, objective: str = "ppo", entropy_coef: float | None = None,
-                      kl_coef: float | None = None, **fields) -> FEXSettings:
-        """Settings with the objective's defaults: ``entropy_coef`` 0.5 for PPO (weighed
-        against standardised advantages) or 0.05 for the ELBO (a temperature in reward
-        units); ``kl_coef`` 0.5 (PPO) or 0.2 (ELBO)."""
-        check_choice("objective", objective, ("ppo", "elbo"))
-        ppo = objective == "ppo"
+    def for_objective(cls, objective: str = "local", entropy_coef: float | None = None,
+                      kl_coef: float | None = None, trajectory_length: int | None = None,
+                      **fields) -> FEXSettings:
+        """Settings with the objective's defaults for what is ``None``:
+        (``trajectory_length``, ``entropy_coef``, ``kl_coef``) = (1, 1.0, 0.5) for the
+        local gradient (entropy in units of each row's mean unit effect), (5, 0.5, 0.5)
+        for PPO (entropy weighed against standardised advantages), (5, 0.05, 0.2) for the
+        ELBO (entropy as the reward's temperature)."""
+        check_choice("objective", objective, OBJECTIVES)
+        s, tau, kl = _DEFAULTS[objective]
         return cls(objective=objective, **fields,
-                   entropy_coef=(0.5 if ppo else 0.05) if entropy_coef is None else entropy_coef,
-                   kl_coef=(0.5 if ppo else 0.2) if kl_coef is None else kl_coef)
+                   trajectory_length=s if trajectory_length is None else trajectory_length,
+                   entropy_coef=tau if entropy_coef is None else entropy_coef,
+                   kl_coef=kl if kl_coef is None else kl_coef)
 
     def __post_init__(self):
-        check_choice("objective", self.objective, ("ppo", "elbo"))
+        check_choice("objective", self.objective, OBJECTIVES)
         check_choice("classes", self.classes, ("predicted", "all"))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
@@ -196,9 +218,9 @@ def elbo_update(program: FEXProgram, optimizer: torch.optim.Optimizer, elbo: Tra
 def policy_update(program: FEXProgram, optimizer: torch.optim.Optimizer, x, model_probs,
                   settings: FEXSettings, elbo: TraceGraph_ELBO | None = None,
                   all_classes: bool = False) -> dict:
-    """One training step of FEX on a minibatch: a PPO rollout and its ``ppo_epochs``
-    steps, or one ELBO step (``elbo`` given; needed when ``settings.objective`` is
-    ``"elbo"``).
+    """One training step of FEX on a minibatch: the local gradient's masks, flips and
+    ``ppo_epochs`` steps, a PPO rollout and its ``ppo_epochs`` steps, or one ELBO step
+    (``elbo`` given; needed when ``settings.objective`` is ``"elbo"``).
 
     Args:
         x: (b, d) instances; model_probs: (b, K) the black box's f(x).
@@ -211,6 +233,8 @@ def policy_update(program: FEXProgram, optimizer: torch.optim.Optimizer, x, mode
         x, model_probs = x.repeat(n_classes, 1), model_probs.repeat(n_classes, 1)
     else:
         targets = model_probs.argmax(-1)
+    if settings.objective == "local":
+        return local_update(program, optimizer, x, targets, model_probs, settings)
     if settings.objective == "ppo":
         return ppo_update(program, optimizer, x, targets, model_probs, settings)
     if elbo is None:
@@ -221,9 +245,10 @@ def policy_update(program: FEXProgram, optimizer: torch.optim.Optimizer, x, mode
 def train_policy(program: FEXProgram, X: torch.Tensor, model_probs: torch.Tensor,
                  settings: FEXSettings, *, epochs: int, batch_size: int, seed: int,
                  config: dict | None = None, **loop) -> TrainingResult:
-    """Train the policy and value networks with Adam over ``epochs`` shuffled passes
-    through X, one :func:`policy_update` per minibatch (a rollout), the learning rate
-    decaying geometrically from ``settings.learning_rate`` to ``final_lr_fraction`` of it.
+    """Train the policy (and the value network, if the program has one: PPO and ELBO) with
+    Adam over ``epochs`` shuffled passes through X, one :func:`policy_update` per minibatch
+    (a rollout), the learning rate decaying geometrically from ``settings.learning_rate``
+    to ``final_lr_fraction`` of it.
 
     Args:
         X: (n, d) instances (on the networks' device and dtype); model_probs: (n, K) f(X).
@@ -231,11 +256,16 @@ def train_policy(program: FEXProgram, X: torch.Tensor, model_probs: torch.Tensor
             field of ``settings`` is added here.
         **loop: passed to :func:`probex.inference.training.train` (``checkpoint``,
             ``checkpoint_every``, ``resume``, ``count_queries``, ``setup_queries``,
-            ``progress``, ``callback``, ``device``).
+            ``progress``, ``callback``, ``device``, ``monitor``).
 
     The caller seeds torch's global RNG (mask draws) and scopes Pyro's param store.
     """
-    optimizer = torch.optim.Adam([*program.policy.parameters(), *program.value.parameters()],
+    modules = {"policy": program.policy}
+    if program.value is not None:
+        modules["value"] = program.value
+    if settings.objective != "local" and program.value is None:
+        raise ValueError(f"objective={settings.objective!r} needs the program's value network")
+    optimizer = torch.optim.Adam([p for m in modules.values() for p in m.parameters()],
                                  lr=settings.learning_rate)
     elbo = TraceGraph_ELBO(max_plate_nesting=2) if settings.objective == "elbo" else None
 
@@ -244,7 +274,7 @@ def train_policy(program: FEXProgram, X: torch.Tensor, model_probs: torch.Tensor
                              elbo, all_classes=settings.classes == "all")
 
     return train([Phase(epochs, step)], data=(X, model_probs), batch_size=batch_size,
-                 seed=seed, modules={"policy": program.policy, "value": program.value},
+                 seed=seed, modules=modules,
                  optimizer=optimizer, config={**dataclasses.asdict(settings), **(config or {})},
                  lr_schedule=geometric_decay(settings.final_lr_fraction),
                  name=f"FEX ({settings.objective})", postfix=("reward",), **loop)

@@ -256,5 +256,8 @@ def train_selector(lex: LEXModel, baseline: Baseline, X: torch.Tensor, target: t
     return train(phases, data=(X, target), batch_size=c.batch_size, seed=seed,
                  modules={"lex": lex, "baseline": baseline}, optimizer=optimizer,
                  config={**dataclasses.asdict(c), "predictor_kind": predictor,
+                         # the units by their feature ids (an object's repr is not stable)
+                         "mask_units": (None if lex.selector.units is None
+                                        else lex.selector.units.ids),
                          **(fingerprint or {})},
                  name=f"LEX ({c.name})", postfix=("loss", "n_selected"), **loop)

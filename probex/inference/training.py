@@ -8,8 +8,10 @@
             for index in minibatches of order:  # (b,) row indices, b <= batch_size
                 lr = lr_0 * lr_schedule(step, total)
                 stats = phase.step(step, index) # forward, backward, optimizer step(s)
+                at the epoch's last step: stats |= monitor.end_of_epoch(epoch)
                 history: step, epoch, phase, **stats
                 checkpoint every ``checkpoint_every`` steps and after the last
+            stop early once monitor.stopped
 
 A step function does its own forward, backward and optimizer step (or several: PPO's
 updates of one rollout are one step), draws its randomness from torch's global RNG (which
@@ -27,6 +29,11 @@ dtypes, shapes and bytes, so shuffled rows or other data of the same shape diffe
 the caller's configuration values. A checkpoint of another fit is refused with a
 ``ValueError`` naming each difference. The learning-rate schedule is a function of the
 step, so resuming needs no scheduler state.
+
+A ``monitor`` (e.g. :class:`probex.inference.early_stopping.EarlyStopping`) scores the
+networks after every epoch, adds its stats to that epoch's last history row and may stop
+the loop early; its state is checkpointed too, so a resumed fit stops where an
+uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -173,7 +180,7 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
           count_queries: Callable[[], int] | None = None, setup_queries: int = 0,
           name: str = "training", progress: bool | None = None, postfix: Sequence[str] = (),
           callback: Callable[[int, Mapping[str, float]], None] | None = None,
-          device=None) -> TrainingResult:
+          device=None, monitor=None) -> TrainingResult:
     """Run ``phases`` over minibatches of the training rows; see the module docstring.
 
     Args:
@@ -196,6 +203,9 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
             the bar.
         callback: ``callback(steps_done, stats)`` after every step (and its checkpoint).
         device: where the minibatch indices go.
+        monitor: an object with ``end_of_epoch(epoch) -> stats``, ``stopped``,
+            ``state_dict()`` and ``load_state_dict(state)`` (module docstring); its queries
+            count as the fit's.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
             or batch_size < 1:
@@ -247,6 +257,10 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
                              f"{err}") from err
         order, rows = extra["order"], _history_rows(extra["history"])
         spent = int(extra["n_queries"])
+        if monitor is not None:
+            if "monitor" not in extra:
+                raise ValueError(f"{where} holds no early-stopping state; fit without resume")
+            monitor.load_state_dict(extra["monitor"])
     resumed_at = step
     counted_from = count_queries() if count_queries is not None else 0
 
@@ -256,7 +270,7 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
     start = time.perf_counter()
     with progress_bar(total, name, progress) as bar:
         bar.update(step)
-        while step < total:
+        while step < total and not (monitor is not None and monitor.stopped):
             epoch, position = divmod(step, steps_per_epoch)
             if position == 0 or order is None:
                 order = torch.randperm(n_rows, generator=generator)
@@ -270,12 +284,19 @@ def train(phases: Sequence[Phase], *, data: Sequence, batch_size: int, seed: int
                          for key, value in epoch_phase[epoch].step(step, index).items()}
             except FloatingPointError as err:
                 raise FloatingPointError(f"{err} (at step {step})") from err
+            if monitor is not None and position == steps_per_epoch - 1:
+                stats.update({key: float(value)
+                              for key, value in monitor.end_of_epoch(epoch).items()})
             rows.append(stats)
             step += 1
-            if checkpointer is not None and (checkpointer.due(step) or step == total):
-                checkpointer.save(step, dict(modules), optimizer, generator, extra={
-                    "fingerprint": fingerprint, "order": order, "n_queries": queries(),
-                    "history": _history_columns(rows)})
+            stopped = monitor is not None and monitor.stopped
+            if checkpointer is not None and (checkpointer.due(step) or step == total
+                                             or stopped):
+                extra = {"fingerprint": fingerprint, "order": order, "n_queries": queries(),
+                         "history": _history_columns(rows)}
+                if monitor is not None:
+                    extra["monitor"] = monitor.state_dict()
+                checkpointer.save(step, dict(modules), optimizer, generator, extra=extra)
             bar.update()
             if postfix and (step % max(1, total // 100) == 0 or step == total):
                 bar.set_postfix({key: f"{stats[key]:.4g}" for key in postfix if key in stats})

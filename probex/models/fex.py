@@ -110,14 +110,15 @@ class FEXProgram:
 
     Args:
         policy: g, (n, d) -> logits (n, K, G).
-        value: v, (n, d) -> (n, K), the baseline of each class head.
+        value: v, (n, d) -> (n, K), the baseline of each class head (``None`` for
+            estimators that need none, e.g. the local-expectation gradient).
         reward: a :class:`MaskReward` (or any callable with its signature).
         n_classes, n_groups: K and G.
         name: prefix of the Pyro param names (one per explainer object).
         reward_scale: the factor's multiplier (1 / tau for the entropy-regularised ELBO).
     """
 
-    def __init__(self, policy: nn.Module, value: nn.Module, reward, n_classes: int,
+    def __init__(self, policy: nn.Module, value: nn.Module | None, reward, n_classes: int,
                  n_groups: int, name: str = "fex", reward_scale: float = 1.0):
         self.policy, self.value, self.reward = policy, value, reward
         self.n_classes, self.n_groups = int(n_classes), int(n_groups)

@@ -10,11 +10,17 @@ The explainers are tied to the model's class probabilities through the class
 distribution they imply, ``p_hat(x) = softmax_k(mean_j log g_kj(x))`` (mean over the G
 units), which training pulls towards f(x) with ``KL(p_hat || f)``. ``p_hat`` is also
 how an explanation picks its class without querying the model.
+
+The networks see standardised inputs: :class:`InputStandardizer` maps x to
+(x - mean) / scale with statistics of the fit data (filled by
+:meth:`InputStandardizer.fit_`), so a policy on raw features (e.g. a scikit-learn
+pipeline's inputs spanning 1e-3 to 1e3) trains as well as on standardised ones.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +31,9 @@ from probex.perturb.groups import FeatureGroups  # re-exported: its former home
 
 __all__ = [
     "FeatureGroups",
+    "InputStandardizer",
+    "standardized",
+    "input_standardizer",
     "PolicyMLP",
     "PolicyCNN",
     "ValueMLP",
@@ -32,6 +41,56 @@ __all__ = [
     "policy_class_probabilities",
     "kl_to_model",
 ]
+
+
+class InputStandardizer(nn.Module):
+    """x (n, d) -> (x - mean) / scale, with buffers ``mean`` and ``scale`` of shape (d,)
+    (one value each for ``per_feature=False``, e.g. the pixels of an image).
+
+    Starts as the identity (mean 0, scale 1); :meth:`fit_` sets the statistics from data,
+    so checkpoints and state dicts hold them with the weights.
+    """
+
+    def __init__(self, n_features: int, per_feature: bool = True):
+        super().__init__()
+        size = int(n_features) if per_feature else 1
+        self.per_feature = bool(per_feature)
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("scale", torch.ones(size))
+
+    @torch.no_grad()
+    def fit_(self, X: torch.Tensor, min_scale: float = 1e-8) -> InputStandardizer:
+        """Set mean and scale (the standard deviation; 1 where it is <= ``min_scale``)
+        from rows X (n, d), per feature or over all entries; returns ``self``."""
+        X = torch.as_tensor(X).to(torch.float64)
+        if self.per_feature:
+            mean, std = X.mean(0), X.std(0, unbiased=False)
+        else:
+            mean, std = X.mean().reshape(1), X.std(unbiased=False).reshape(1)
+        std = torch.where(std > min_scale, std, torch.ones_like(std))
+        self.mean.copy_(mean.to(self.mean))
+        self.scale.copy_(std.to(self.scale))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean.to(x.dtype)) / self.scale.to(x.dtype)
+
+
+def standardized(network: nn.Module, n_features: int, per_feature: bool = True
+                 ) -> nn.Sequential:
+    """``network`` behind an :class:`InputStandardizer`: modules ``standardize`` and
+    ``network`` (its parameters keep their initialisation)."""
+    return nn.Sequential(OrderedDict(standardize=InputStandardizer(n_features, per_feature),
+                                     network=network))
+
+
+def input_standardizer(module: nn.Module) -> InputStandardizer | None:
+    """The :class:`InputStandardizer` in front of a network built by :func:`standardized`
+    (``None`` for other modules)."""
+    if isinstance(module, nn.Sequential) and isinstance(
+            getattr(module, "standardize", None), InputStandardizer):
+        return module.standardize
+    return None
 
 
 class PolicyMLP(nn.Module):
@@ -102,14 +161,18 @@ class ValueMLP(MLP):
 
 
 def build_policy(spec, n_features: int, n_classes: int, groups: FeatureGroups,
-                 hidden: tuple[int, ...] = (128, 128), image_shape=None) -> nn.Module:
+                 hidden: tuple[int, ...] = (128, 128), image_shape=None,
+                 standardize: bool = False) -> nn.Module:
     """The policy network from ``spec``: ``"mlp"``, ``"cnn"`` (needs ``image_shape`` or a
     square number of features) or a user ``nn.Module`` returning (n, K, G) or (n, K * G)
-    logits."""
+    logits. ``standardize`` puts an :class:`InputStandardizer` in front of the built-in
+    networks (per feature for the MLP, one mean and scale for the CNN's pixels); a user
+    module gets the inputs as they are."""
     if isinstance(spec, nn.Module):
         return spec
     if spec == "mlp":
-        return PolicyMLP(n_features, n_classes, groups.n_groups, hidden)
+        policy = PolicyMLP(n_features, n_classes, groups.n_groups, hidden)
+        return standardized(policy, n_features) if standardize else policy
     if spec == "cnn":
         if image_shape is None:
             side = math.isqrt(n_features)
@@ -121,7 +184,8 @@ def build_policy(spec, n_features: int, n_classes: int, groups: FeatureGroups,
         if height * width != n_features:
             raise ValueError(f"image_shape={tuple(image_shape)} does not hold {n_features} "
                              "features")
-        return PolicyCNN(height, width, n_classes, groups)
+        policy = PolicyCNN(height, width, n_classes, groups)
+        return standardized(policy, n_features, per_feature=False) if standardize else policy
     raise ValueError(f"unknown explainer={spec!r}; expected 'mlp', 'cnn' or a torch nn.Module")
 
 

@@ -19,10 +19,11 @@ from probex._checks import check_choice
 from probex.models.imputation import IMPUTATIONS, make_imputation
 from probex.models.lex import BlackBoxPredictor, LEXModel, LogSoftmax
 from probex.models.networks import MLP
-from probex.models.selectors import FAMILIES, ConvSelectorNet, MaskSelector
+from probex.models.selectors import FAMILIES, UNIT_DRAWS, ConvSelectorNet, MaskSelector
+from probex.perturb.groups import FeatureGroups
 
 __all__ = ["LEXConfig", "CONFIGURATIONS", "ESTIMATORS", "BASELINES", "PREDICTORS",
-           "build_lex_model"]
+           "build_lex_model", "mask_units"]
 
 #: Gradient estimators of LEX's objective (:mod:`probex.inference.selection_estimators`).
 ESTIMATORS = ("reinforce", "relaxed")
@@ -68,6 +69,23 @@ class LEXConfig:
             ``image_shape`` (height, width)).
         selector_hidden, predictor_hidden, baseline_hidden: ReLU MLP widths.
         learning_rate, batch_size: Adam step size and minibatch size.
+        mask_units: ``None`` (one mask unit per feature) or groups of features selected
+            together (:class:`~probex.perturb.FeatureGroups`, d integer ids or a list of
+            index lists; e.g. ``FeatureGroups.image_patches(8, 16, 4)``): the selector's
+            logits are averaged within each unit, so a unit's features share one
+            inclusion probability and the reported selection takes whole units; the
+            sparsity penalty stays per feature (Bernoulli selectors only).
+        unit_draws: with ``mask_units``, training masks are drawn per feature with the
+            unit's probability (``"feature"``, default) or once per unit (``"unit"``: the
+            whole unit kept or dropped). On reduced Switching Panels (4x4 patches, 3
+            seeds) per-feature draws learnt the target side every time (side accuracy
+            0.87-0.90, FDR 0.00-0.23); per-unit draws twice (0.90, 0.95; FDR 0.19, 0.04)
+            and once settled on one patch per side (FDR 0.5).
+        initial_inclusion: ``None`` (the network's own initialisation) or pi_0 in (0, 1):
+            the selector's last layer starts with its weights scaled by 0.1 and its bias
+            at logit(pi_0), so every feature starts selected with probability about pi_0.
+            Starting low (0.1) keeps the sparsity penalty from shrinking every unit
+            before the informative ones have shown their value (Bernoulli only).
     """
 
     name: str = "lex"
@@ -93,6 +111,9 @@ class LEXConfig:
     baseline_hidden: tuple = (32,)
     learning_rate: float = 1e-3
     batch_size: int = 64
+    mask_units: object = None
+    unit_draws: str = "feature"
+    initial_inclusion: float | None = None
 
     def __post_init__(self):
         check_choice("selector", self.selector, FAMILIES)
@@ -101,6 +122,7 @@ class LEXConfig:
         check_choice("imputation", self.imputation, IMPUTATIONS)
         check_choice("predictor", self.predictor, PREDICTORS)
         check_choice("selector_network", self.selector_network, ("mlp", "cnn"))
+        check_choice("unit_draws", self.unit_draws, UNIT_DRAWS)
         if self.selector_network == "cnn" and self.image_shape is None:
             raise ValueError("selector_network='cnn' needs image_shape=(height, width)")
         if self.k is not None and int(self.k) < 1:
@@ -118,6 +140,13 @@ class LEXConfig:
             raise ValueError("temperature and learning_rate must be positive")
         if int(self.pretrain_epochs) < 0:
             raise ValueError("pretrain_epochs must be >= 0")
+        if self.initial_inclusion is not None and not 0 < self.initial_inclusion < 1:
+            raise ValueError(f"initial_inclusion must be in (0, 1), got "
+                             f"{self.initial_inclusion!r}")
+        if self.selector != "bernoulli" and (self.mask_units is not None
+                                             or self.initial_inclusion is not None):
+            raise ValueError("mask_units and initial_inclusion apply to the Bernoulli "
+                             "selector (selector='bernoulli')")
         if self.predictor == "evalx" and int(self.pretrain_epochs) < 1:
             raise ValueError("predictor='evalx' is fitted on random masks first: give "
                              "pretrain_epochs >= 1")
@@ -170,7 +199,10 @@ def build_lex_model(config: LEXConfig, X: torch.Tensor, n_classes: int, black_bo
         network = ConvSelectorNet(tuple(c.image_shape))
     else:
         network = MLP(d, d, tuple(c.selector_hidden))
-    selector = MaskSelector(network, c.selector, c.k)
+    if c.initial_inclusion is not None:
+        _start_at(network, c.initial_inclusion)
+    selector = MaskSelector(network, c.selector, c.k, units=mask_units(c, d),
+                            unit_draws=c.unit_draws)
     if black_box is not None:
         n_features = getattr(black_box, "n_features", None)
         if n_features is not None and n_features != d:
@@ -183,3 +215,26 @@ def build_lex_model(config: LEXConfig, X: torch.Tensor, n_classes: int, black_bo
     return LEXModel(selector, predictor, imputation, n_imputations=c.n_imputations,
                     sparsity=c.sparsity, relaxed=c.estimator == "relaxed",
                     temperature=c.temperature, straight_through=c.straight_through)
+
+
+def mask_units(config: LEXConfig, n_features: int) -> FeatureGroups | None:
+    """The configuration's mask units for d features (``None``: one per feature)."""
+    units = config.mask_units
+    if units is None:
+        return None
+    units = units if isinstance(units, FeatureGroups) else FeatureGroups(units, n_features)
+    if units.n_features != n_features:
+        raise ValueError(f"mask_units cover {units.n_features} features, X has {n_features}")
+    return units
+
+
+def _start_at(network: torch.nn.Module, inclusion: float) -> None:
+    """Scale the last linear or convolutional layer's weights by 0.1 and set its bias to
+    logit(inclusion): every feature starts selected with probability about ``inclusion``."""
+    layers = [m for m in network.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    if not layers or layers[-1].bias is None:
+        raise ValueError("initial_inclusion needs a selector network whose last layer is a "
+                         "linear or convolutional layer with a bias")
+    with torch.no_grad():
+        layers[-1].weight.mul_(0.1)
+        layers[-1].bias.fill_(math.log(inclusion / (1.0 - inclusion)))

@@ -15,6 +15,14 @@ parameterise (Senetaire et al., 2023, "Explainability as statistical inference",
   (:class:`RelaxedKSubset`) is L2X's: the elementwise maximum of k Gumbel-softmax draws
   with temperature tau.
 
+With ``units`` (:class:`~probex.perturb.FeatureGroups`), a Bernoulli selector decides per
+group of features: its logits are averaged within each unit, so every feature of a unit
+has the same inclusion probability and the reported selection (pi > 0.5) takes whole
+units. Masks are then drawn per feature with the unit's probability (``unit_draws=
+"feature"``) or once per unit (``"unit"``, :mod:`probex.models.unit_masks`: the whole
+unit kept or dropped). Inclusion probabilities stay per feature, so a sparsity penalty
+per feature charges a unit for every feature it keeps.
+
 Relaxed Bernoulli masks use Pyro's ``RelaxedBernoulli`` / ``RelaxedBernoulliStraightThrough``
 (Maddison et al., 2017; Jang et al., 2017). All distributions have event shape (d,) and a
 batch shape that Pyro plates can expand.
@@ -33,10 +41,15 @@ from torch import nn
 from torch.distributions import constraints
 
 from probex._checks import check_choice
+from probex.models.unit_masks import UnitMask, first_features, unit_logits
+from probex.perturb.groups import FeatureGroups
 
-__all__ = ["MaskSelector", "ConvSelectorNet", "KSubset", "RelaxedKSubset", "all_masks", "FAMILIES"]
+__all__ = ["MaskSelector", "ConvSelectorNet", "KSubset", "RelaxedKSubset", "all_masks", "FAMILIES",
+           "UNIT_DRAWS"]
 
 FAMILIES = ("bernoulli", "subset")
+#: how masks over units are drawn: per feature with the unit's probability, or per unit
+UNIT_DRAWS = ("feature", "unit")
 _MAX_SUBSET_K = 12  # 2^k inclusion-exclusion terms per log-probability
 
 
@@ -178,20 +191,33 @@ class MaskSelector(nn.Module):
         network: module mapping (B, d) inputs to (B, d) logits.
         family: ``"bernoulli"`` or ``"subset"`` (needs ``k``).
         k: number of draws of the k-subset family.
+        units: mask units (Bernoulli only): logits are averaged within each unit;
+            ``None``: every feature its own unit.
+        unit_draws: with ``units``, draw each feature with its unit's probability
+            (``"feature"``) or one value per unit (``"unit"``).
     """
 
-    def __init__(self, network: nn.Module, family: str = "bernoulli", k: int | None = None):
+    def __init__(self, network: nn.Module, family: str = "bernoulli", k: int | None = None,
+                 units: FeatureGroups | None = None, unit_draws: str = "feature"):
         super().__init__()
         check_choice("selector", family, FAMILIES)
         if family == "subset" and k is None:
             raise ValueError("selector='subset' needs k, the number of features to select")
+        if units is not None and family != "bernoulli":
+            raise ValueError("mask units need the Bernoulli selector (selector='bernoulli')")
         self.network = network
         self.family = family
         self.k = None if k is None else int(k)
+        self.units = units
+        check_choice("unit_draws", unit_draws, UNIT_DRAWS)
+        self.unit_draws = unit_draws
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-feature logits (..., d) (constant within each mask unit, if any)."""
         batch = x.shape[:-1]
         out = self.network(x.reshape(-1, x.shape[-1]))
+        if self.units is not None:
+            out = unit_logits(out, self.units)
         return out.reshape(*batch, out.shape[-1])
 
     def distribution(self, x: torch.Tensor, relaxed: bool = False, temperature: float = 0.5,
@@ -212,12 +238,17 @@ class MaskSelector(nn.Module):
             if relaxed:
                 return RelaxedKSubset(logits, self.k, temperature, straight_through)
             return KSubset(logits, self.k)
+        per_unit = self.units is not None and self.unit_draws == "unit"
+        if per_unit:  # one value per unit: the logits are constant within it
+            logits = logits[..., first_features(self.units).to(logits.device)]
         if not relaxed:
-            return dist.Bernoulli(logits=logits).to_event(1)
-        temperature = torch.tensor(temperature, dtype=logits.dtype, device=logits.device)
-        relaxed_cls = (dist.RelaxedBernoulliStraightThrough if straight_through
-                       else dist.RelaxedBernoulli)
-        return relaxed_cls(temperature, logits=logits).to_event(1)
+            base = dist.Bernoulli(logits=logits).to_event(1)
+        else:
+            temperature = torch.tensor(temperature, dtype=logits.dtype, device=logits.device)
+            relaxed_cls = (dist.RelaxedBernoulliStraightThrough if straight_through
+                           else dist.RelaxedBernoulli)
+            base = relaxed_cls(temperature, logits=logits).to_event(1)
+        return UnitMask(base, self.units) if per_unit else base
 
     def inclusion_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """P(z_j = 1 | x), shape (..., d): sigmoid(l) or 1 - (1 - softmax(l))^k."""

@@ -52,14 +52,15 @@ def fitted(synthetic):
     return px.FEX(bb, 2, seed=0, hidden=(64,)).fit(X, epochs=8, batch_size=32), bb
 
 
-@pytest.mark.parametrize("objective", ["ppo", "elbo"])
+@pytest.mark.parametrize("objective", ["local", "ppo", "elbo"])
 def test_top_features_recover_the_relevant_subset(synthetic, fitted, objective):
     X, X_test = synthetic
-    if objective == "ppo":
+    if objective == "local":  # the default
         explainer, _ = fitted
+        assert explainer.settings.objective == "local" and explainer.program.value is None
     else:
         bb = px.BlackBox(_synthetic_model, n_features=D)
-        explainer = px.FEX(bb, 2, objective="elbo", seed=0, hidden=(64,)).fit(
+        explainer = px.FEX(bb, 2, objective=objective, seed=0, hidden=(64,)).fit(
             X, epochs=8, batch_size=32)
     lam, targets = explainer.attributions(X_test)
     top = np.argsort(-lam, axis=1)[:, :3]
@@ -121,24 +122,89 @@ def test_resume_from_checkpoint_matches_uninterrupted_fit(synthetic, tmp_path):
     def make(model=_synthetic_model):
         return px.FEX(px.BlackBox(model, n_features=D), 2, seed=4, hidden=(16,))
 
-    full = make().fit(X, epochs=2, batch_size=32)  # 6 updates
+    full = make().fit(X, epochs=2, batch_size=32)  # 6 updates; too few rows to hold out
     path = tmp_path / "fex.pt"
     with pytest.raises(KeyboardInterrupt):  # stopped in update 6, after the save at 4
         make(_StopAfter(1 + 5)).fit(X, epochs=2, batch_size=32, checkpoint=path,
                                     checkpoint_every=4)
     resumed = make().fit(X, epochs=2, batch_size=32, checkpoint=path, resume=True)
     assert len(resumed.history_) == 6 and resumed.history_["step"].tolist() == list(range(6))
-    # queries: f(X) once plus 5 masks per row and epoch, as if never interrupted
-    assert resumed.n_queries_fit_ == full.n_queries_fit_ == 96 + 2 * 96 * 5
+    # queries: f(X) once plus one mask and its D flips per row and epoch, as if never
+    # interrupted
+    assert full.holdout_rows_ == 0
+    assert resumed.n_queries_fit_ == full.n_queries_fit_ == 96 + 2 * 96 * (D + 1)
     for a, b in zip(full.program.policy.parameters(), resumed.program.policy.parameters(),
                     strict=True):
         assert torch.equal(a, b)
+    # the input standardiser holds the fit data's statistics (and is checkpointed)
+    standardize = resumed.program.policy.standardize
+    assert torch.allclose(standardize.mean.double(), torch.as_tensor(X.mean(0)), atol=1e-6)
+    assert torch.allclose(standardize.scale.double(), torch.as_tensor(X.std(0)), atol=1e-5)
     assert np.array_equal(full.attributions(X_test)[0], resumed.attributions(X_test)[0])
     pd.testing.assert_frame_equal(full.history_, resumed.history_)
     # the same seed gives the same explainer; another seed does not
     other = px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, seed=5, hidden=(16,))
     assert not np.array_equal(other.fit(X, epochs=2, batch_size=32).attributions(X_test)[0],
                               full.attributions(X_test)[0])
+
+
+def test_early_stopping_keeps_the_best_epoch_and_resumes(synthetic, tmp_path):
+    """160 rows: 24 are held out and scored by deletion AUC after every epoch (with the
+    stored baseline); training stops after `patience` epochs without a clear gain and
+    keeps the best epoch's weights; the held-out queries count as the fit's; a fit
+    interrupted after a checkpoint resumes to the same stop and the same weights."""
+    from probex.explainers.fex_holdout import split_holdout
+    from probex.metrics import deletion_auc
+
+    X = synthetic[0][:160]
+
+    def make(model=_synthetic_model):
+        return px.FEX(px.BlackBox(model, n_features=D), 2, seed=4, hidden=(16,))
+
+    options = {"epochs": 8, "batch_size": 34, "patience": 2, "min_epochs": 1}
+    full = make().fit(X, **options)
+    train, held = split_holdout(160, 0.15, seed=4)
+    assert full.holdout_rows_ == len(held) == 24 and len(train) == 136
+    scored = full.history_.dropna(subset=["holdout_deletion_auc"])
+    assert scored["step"].tolist() == [4 * e + 3 for e in range(full.n_epochs_)]  # epoch ends
+    assert full.n_epochs_ < 8 and len(full.history_) == 4 * full.n_epochs_
+    assert full.best_epoch_ == int(scored["holdout_deletion_auc"].to_numpy().argmin())
+    # the kept weights score exactly the best epoch's held-out deletion AUC
+    X_held = X[held.numpy()]
+    classes = (_synthetic_model(X_held) > 0.5).astype(int)  # the model's predictions
+    lam, _ = full.attributions(X_held, target=classes)
+    kept = deletion_auc(full.bb, X_held, lam, baseline=full.baseline_, target=classes)
+    assert kept.mean_auc == pytest.approx(scored["holdout_deletion_auc"].min(), abs=1e-12)
+    assert np.allclose(full.baseline_, X.mean(0))  # from every fit row, held-out ones too
+    # f(X), one mask and D flips per training row and epoch, D + 1 curve points per
+    # held-out row and epoch
+    assert full.n_queries_fit_ == 160 + full.n_epochs_ * (136 + 24) * (D + 1)
+    path = tmp_path / "fex.pt"
+    calls = 1 + 4 + 1 + 4 + 1 + 1  # f(X), epoch 0 and its score, epoch 1 and its, 1 step
+    with pytest.raises(KeyboardInterrupt):
+        make(_StopAfter(calls)).fit(X, **options, checkpoint=path, checkpoint_every=4)
+    resumed = make().fit(X, **options, checkpoint=path, resume=True)
+    pd.testing.assert_frame_equal(full.history_, resumed.history_)
+    assert (resumed.best_epoch_, resumed.n_queries_fit_) == (full.best_epoch_,
+                                                             full.n_queries_fit_)
+    for a, b in zip(full.program.policy.parameters(), resumed.program.policy.parameters(),
+                    strict=True):
+        assert torch.equal(a, b)
+    # resuming a finished (stopped) fit trains no further and gives the same explainer
+    again = make().fit(X, **options, checkpoint=path, resume=True)
+    assert np.array_equal(again.attributions(X[:5])[0], full.attributions(X[:5])[0])
+
+
+def test_plot_history_shows_reward_and_held_out_auc(synthetic, tmp_path):
+    explainer = px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, seed=0, hidden=(8,))
+    explainer.fit(synthetic[0][:160], epochs=3, batch_size=64)
+    ax = explainer.plot_history(path=tmp_path / "history.png")
+    assert (tmp_path / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    twin = [a for a in ax.figure.axes if a is not ax][0]
+    held = explainer.history_["holdout_deletion_auc"].dropna().to_numpy()
+    assert np.allclose(twin.lines[0].get_ydata(), held)
+    with pytest.raises(ValueError, match="not fitted"):
+        px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2).plot_history()
 
 
 def test_feature_groups_give_one_value_per_patch():
@@ -148,8 +214,8 @@ def test_feature_groups_give_one_value_per_patch():
     bb = px.BlackBox(lambda Z: 1 / (1 + np.exp(-Z[:, :2].sum(1))), n_features=16)
     explainer = px.FEX(bb, 2, feature_groups=groups, seed=0, hidden=(16,), classes="all")
     explainer.fit(X, epochs=1, batch_size=32)
-    # classes="all": every head is trained, 2 classes x 5 masks x 64 rows + f(X)
-    assert explainer.n_queries_fit_ == 64 + 2 * 5 * 64
+    # classes="all": every head is trained, 2 classes x (4 + 1) masks x 64 rows + f(X)
+    assert explainer.n_queries_fit_ == 64 + 2 * (4 + 1) * 64
     lam, _ = explainer.attributions(X[:5])
     ids = groups.ids.numpy()
     for unit in range(4):
@@ -222,6 +288,14 @@ def test_bad_input_is_named():
             make(**{option: value})
     with pytest.raises(ValueError, match="learning_rate must be positive"):
         make(learning_rate=0.0)
+    with pytest.raises(ValueError, match="trajectory_length must be an integer >= 1"):
+        make(trajectory_length=0)
+    with pytest.raises(ValueError, match="holdout must be a fraction in"):
+        make().fit(X, epochs=1, holdout=1.5)
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
+        make().fit(X, epochs=1, patience=0)
+    with pytest.raises(ValueError, match="min_epochs must be an integer >= 0"):
+        make().fit(X, epochs=1, min_epochs=-1)
     with pytest.raises(ValueError, match="hidden layer width must be an integer >= 1"):
         px.FEX(px.BlackBox(_synthetic_model, n_features=D), 2, hidden=(0,))
     with pytest.raises(ValueError, match="overlaps"):
@@ -272,7 +346,7 @@ def test_resume_refuses_a_checkpoint_of_another_fit(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     ({"seed": 2}, "it was written with seed=1; this fit has seed=2"),
-    ({"entropy_coef": 0.3}, "it was written with entropy_coef=0.5; this fit has "
+    ({"entropy_coef": 0.3}, "it was written with entropy_coef=1.0; this fit has "
                             "entropy_coef=0.3"),
     ({"data": "shuffled"}, "it was written with other training data"),
     ({"data": "other"}, "it was written with other training data"),
@@ -328,4 +402,4 @@ def test_resume_on_cuda_matches_uninterrupted_fit(synthetic, tmp_path):
                     strict=True):
         assert a.device.type == "cuda" and torch.equal(a, b)
     pd.testing.assert_frame_equal(full.history_, resumed.history_)
-    assert resumed.n_queries_fit_ == full.n_queries_fit_ == 96 + 2 * 96 * 5
+    assert resumed.n_queries_fit_ == full.n_queries_fit_ == 96 + 2 * 96 * (D + 1)

@@ -166,3 +166,52 @@ def test_training_with_the_local_gradient_recovers_the_relevant_units():
     top = lam.argsort(-1, descending=True)[:, :3].numpy()
     recall = np.mean([len(set(row) & set(relevant)) / 3 for row in top])
     assert recall >= 0.9, recall
+
+
+class _TablePolicy(torch.nn.Module):
+    """Free logits (n, K, G), one row per instance (the instances are row indices)."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits.clone())
+
+    def forward(self, x):
+        return self.logits[x[:, 0].long()]
+
+
+def test_one_update_moves_the_logits_by_the_normalised_local_gradient():
+    """With an additive reward c(m) = w . m every unit flip changes c by w_j, whatever the
+    mask: one SGD step (lr 1) of local_update moves logit j of instance i by exactly
+    lambda (1 - lambda) (w_ij / mean_j |w_ij| - tau * l_ij) / n (the entropy's gradient is
+    -l lambda (1 - lambda)), and costs s * n * (G + 1) reward rows."""
+    from probex.inference.fex_local_gradient import local_update
+    from probex.inference.policy_gradient import FEXSettings
+    from probex.models.fex import FEXProgram
+
+    n, k, s, tau = 3, 2, 2, 0.3
+    rng = torch.Generator().manual_seed(4)
+    w = torch.randn(n, G, generator=rng, dtype=torch.float64)
+    logits = torch.randn(n, k, G, generator=rng, dtype=torch.float64)
+    rows = []
+
+    def reward(masks, x, targets):
+        rows.append(masks.reshape(-1, G).shape[0])
+        return (masks * w).sum(-1)
+
+    program = FEXProgram(_TablePolicy(logits), None, reward, k, G)
+    x = torch.arange(n, dtype=torch.float64)[:, None]
+    targets = torch.tensor([1, 0, 1])
+    settings = FEXSettings(trajectory_length=s, ppo_epochs=1, entropy_coef=tau, kl_coef=0.0,
+                           max_grad_norm=None)
+    optimizer = torch.optim.SGD(program.policy.parameters(), lr=1.0)
+    stats = local_update(program, optimizer, x, targets, torch.full((n, k), 0.5), settings)
+    head = logits[torch.arange(n), targets]
+    lam = torch.sigmoid(head)
+    scale = w.abs().mean(-1, keepdim=True)
+    expected = head + lam * (1 - lam) * (w / (scale + 1e-6) - tau * head) / n
+    moved = program.policy.logits.detach()[torch.arange(n), targets]
+    assert torch.allclose(moved, expected, atol=1e-12)
+    other = program.policy.logits.detach()[torch.arange(n), 1 - targets]  # untouched heads
+    assert torch.equal(other, logits[torch.arange(n), 1 - targets])
+    assert rows == [s * (G + 1) * n]
+    assert stats["mean_abs_delta"] == pytest.approx(float(w.abs().mean()))

@@ -354,3 +354,85 @@ def test_soft_targets_weight_the_class_log_likelihoods():
     t = torch.tensor([[0.25, 0.75]])
     torch.testing.assert_close(expected_log_likelihood(log_p, t),
                                0.25 * log_p[..., 0] + 0.75 * log_p[..., 1])
+
+
+# ---------------------------------------------------------------------- mask units
+def test_unit_masks_draw_one_value_per_unit_with_an_unbiased_gradient():
+    """Units {0, 2} and {1, 3}: the logits are the unit means, every draw keeps or drops a
+    unit whole, and REINFORCE's gradient matches the exact objective enumerated over the
+    2^2 unit masks (sparsity charged per feature) within 4 standard errors."""
+    from probex.perturb import FeatureGroups
+
+    units = FeatureGroups([[0, 2], [1, 3]], 4)
+    torch.manual_seed(0)
+    selector = MaskSelector(nn.Linear(4, 4), units=units, unit_draws="unit")
+    predictor = LogSoftmax(nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)))
+    lex = LEXModel(selector, predictor, ConstantImputation(torch.full((4,), 0.5)),
+                   sparsity=0.2)
+    x = torch.tensor([[0.3, -1.2, 0.8, 0.1], [1.5, 0.1, -0.4, -0.9]])
+    y = torch.tensor([1, 0])
+    raw, logits = selector.network(x), selector.logits(x)
+    torch.testing.assert_close(logits[:, [0, 2]], ((raw[:, 0] + raw[:, 2]) / 2)[:, None]
+                               .expand(2, 2))
+    torch.testing.assert_close(logits[:, [1, 3]], ((raw[:, 1] + raw[:, 3]) / 2)[:, None]
+                               .expand(2, 2))
+    with torch.no_grad():
+        draws = selector.distribution(x).sample((4000,))  # (S, n, 4)
+    assert torch.equal(draws[..., 0], draws[..., 2]) and torch.equal(draws[..., 1], draws[..., 3])
+    p = torch.sigmoid(logits.detach())
+    se = torch.sqrt(p * (1 - p) / 4000)
+    assert bool(((draws.mean(0) - p).abs() <= 4 * se).all())
+    one = draws[0]
+    unit_log_prob = selector.distribution(x).log_prob(one)  # (n,)
+    expected = (one[:, [0, 1]] * p[:, [0, 1]].log()
+                + (1 - one[:, [0, 1]]) * (-p[:, [0, 1]]).log1p()).sum(-1)
+    torch.testing.assert_close(unit_log_prob, expected)
+
+    def exact_objective():
+        pi = torch.sigmoid(selector.logits(x))[:, [0, 1]]  # (n, G): one value per unit
+        total = torch.zeros(2)
+        for u in all_masks(2):
+            q = (u * pi + (1 - u) * (1 - pi)).prod(-1)
+            z = u[units.ids].expand(2, 4)
+            total = total + q * expected_log_likelihood(lex.log_predictive(x, z), y)
+        return total - lex.penalty(x)  # 0.2 per expected selected feature
+
+    exact = _gradient(lex, -exact_objective().mean())
+    torch.testing.assert_close(lex.penalty(x), 0.2 * torch.sigmoid(logits).sum(-1))
+    control = make_baseline("loo", 4, 2)
+    torch.manual_seed(1)
+    estimates = torch.stack([_gradient(lex, lex_loss(lex, x, y, 4, "reinforce", control)[0])
+                             for _ in range(400)])
+    se = estimates.std(0) / math.sqrt(estimates.shape[0])
+    assert bool(((estimates.mean(0) - exact).abs() <= 4 * se + 1e-6).all())
+    assert float((estimates.mean(0) - exact).abs().max()) < 0.25 * float(exact.abs().max())
+
+
+def test_initial_inclusion_starts_the_selector_near_it_and_options_are_checked():
+    from probex.models.lex_config import LEXConfig, build_lex_model
+    from probex.perturb import FeatureGroups
+
+    X = torch.randn(200, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    config = LEXConfig(initial_inclusion=0.1, imputation="zero", n_imputations=1,
+                       mask_units=FeatureGroups.image_patches(4, 4, 2))
+    lex = build_lex_model(config, X, 2, black_box=None)
+    with torch.no_grad():
+        pi = lex.selector.inclusion_probabilities(X)
+    assert abs(float(pi.mean()) - 0.1) < 0.01 and float((pi - 0.1).abs().max()) < 0.05
+    assert lex.selector.units.n_groups == 4
+    # the default draws: every feature with its unit's probability (not whole units)
+    with torch.no_grad():
+        draws = lex.selector.distribution(X[:1]).sample((2000,))[:, 0]  # (S, d)
+    ids = lex.selector.units.ids
+    assert float((draws[:, ids == 0].std(1) > 0).float().mean()) > 0.1  # mixed units
+    freq, p = draws.mean(0), pi[0]
+    assert bool(((freq - p).abs() <= 4 * torch.sqrt(p * (1 - p) / 2000)).all())
+    with pytest.raises(ValueError, match="unknown unit_draws='patch'"):
+        LEXConfig(unit_draws="patch")
+    with pytest.raises(ValueError, match="initial_inclusion must be in"):
+        LEXConfig(initial_inclusion=1.0)
+    with pytest.raises(ValueError, match="apply to the Bernoulli selector"):
+        LEXConfig(selector="subset", k=2, mask_units=[[0, 1], [2, 3]])
+    with pytest.raises(ValueError, match="mask_units cover 9 features, X has 16"):
+        build_lex_model(LEXConfig(mask_units=FeatureGroups(None, 9)), X, 2)

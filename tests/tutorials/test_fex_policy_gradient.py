@@ -32,7 +32,7 @@ def test_digits_table_reproduces_from_saved_attributions(tutorial_output):
     # The network is float32 and is retrained here, so its probabilities (and hence the
     # AUCs) agree with the tutorial's only to float32 rounding, ~1e-8 on CI; a different
     # attribution map would move an AUC by 1e-3 or more.
-    for label in ("FEX (PPO)", "RISE", "KernelSHAP (BayesSHAP)"):
+    for label in ("FEX", "FEX (PPO)", "RISE", "KernelSHAP (BayesSHAP)"):
         kwargs = {"background": data.X_train, "target": saved["targets"],
                   "feature_groups": groups}
         assert deletion_auc(bb, X, saved[label], **kwargs).mean_auc == pytest.approx(
@@ -40,7 +40,7 @@ def test_digits_table_reproduces_from_saved_attributions(tutorial_output):
         assert insertion_auc(bb, X, saved[label], **kwargs).mean_auc == pytest.approx(
             table[label]["insertion_auc"], abs=1e-6)
     # FEX's lambda is a probability per patch
-    fex = saved["FEX (PPO)"]
+    fex = saved["FEX"]
     assert fex.min() >= 0 and fex.max() <= 1
     assert np.ptp(fex[:, groups.ids.numpy() == 0], axis=1).max() == 0
 
@@ -49,7 +49,7 @@ def test_fex_is_query_free_and_fastest(tutorial_output):
     _, results = tutorial_output
     for name in ("digits", "breast_cancer"):
         table = results[name]["table"]
-        for label in ("FEX (PPO)", "FEX (ELBO)"):
+        for label in ("FEX", "FEX (PPO)", "FEX (ELBO)"):
             assert table[label]["queries_per_explanation"] == 0
             assert table[label]["n_timed"] == 1000
             assert results[name]["fits"][label]["fit_queries"] > 0
@@ -73,3 +73,20 @@ def test_ablation_grid_and_query_costs(tutorial_output):
         assert row["fit_queries"] == 256 + 2 * 256 * s
     for row in grid.values():
         assert 0 <= row["class_agreement"] <= 1
+
+
+def test_default_fex_queries_and_fidelity_table(tutorial_output):
+    _, results = tutorial_output
+    # the default: 256 fit rows, 38 held out; one mask and its 16 patch flips per training
+    # row and epoch, 17 curve points per held-out row and epoch, 3 epochs, plus f(X)
+    assert results["digits"]["fits"]["FEX"]["fit_queries"] == 256 + 3 * (218 + 38) * 17
+    fidelity = results["fidelity"]
+    rows = {row["method"]: row for row in fidelity["table"]}
+    assert set(rows) == {"FEX", "BayesSHAP", "random"}
+    assert rows["random"]["deletion_gain"] == 0
+    # the gain over random is the paired difference of the deletion AUCs' means
+    for row in rows.values():
+        assert row["deletion_gain"] == pytest.approx(
+            rows["random"]["deletion_auc"] - row["deletion_auc"], abs=1e-12)
+    assert fidelity["attrs"]["clearly_better_than_random"] == (
+        rows["FEX"]["deletion_gain"] > 2 * rows["FEX"]["deletion_gain_se"])

@@ -20,15 +20,22 @@ def test_tables_match_saved_selections(tutorial_output):
     results = json.loads((out / "results.json").read_text())
     assert results["smoke_test"] is True
     relevant = np.load(out / "panels_relevant.npy")
-    for row in results["panels"]["rows"]:
-        selected = np.load(out / f"panels_selected_{row['imputation']}.npy")
+    rows = results["panels"]["rows"]
+    assert [(r["label"], r["imputation"], r["units"]) for r in rows] == [
+        ("zero", "zero", "4x4 patches"), ("factor", "factor", "4x4 patches"),
+        ("factor_pixels", "factor", "pixels")]
+    for row in rows:
+        selected = np.load(out / f"panels_selected_{row['label']}.npy")
         report = selection_report(selected, relevant)
         for key in ("tpr", "fdr", "f1", "size"):
             assert row[key] == pytest.approx(report[key], abs=1e-12)
-    f1 = {row["imputation"]: selection_f1(np.load(out / f"panels_selected_"
-                                                  f"{row['imputation']}.npy"), relevant,
-                                          average=False)
-          for row in results["panels"]["rows"]}
+        assert 0 <= row["side_accuracy"] <= 1
+        if row["units"] == "4x4 patches":  # whole patches are selected or not
+            patches = selected.reshape(-1, 2, 4, 4, 4)  # (n, row, pixel, column, pixel)
+            assert np.all(patches == patches[:, :, :1, :, :1])
+    f1 = {row["label"]: selection_f1(np.load(out / f"panels_selected_{row['label']}.npy"),
+                                     relevant, average=False)
+          for row in rows}
     assert results["panels"]["f1_difference"] == pytest.approx(
         (f1["factor"] - f1["zero"]).mean(), abs=1e-12)
     sets = {row["set"] for row in results["synthetic"]}
