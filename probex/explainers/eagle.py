@@ -137,7 +137,12 @@ class EAGLE(SurrogateExplainer):
         return super()._explain(X, targets, n_samples, streams, keep_data=keep_data, **options)
 
     def _surrogate_data(self, X, targets, n_samples, streams, *, target_width, batch_size,
-                        pool_size, initial_size, prob) -> SurrogateData:
+                        pool_size, initial_size, prob, design="greedy", defensive=None
+                        ) -> SurrogateData:
+        """The greedy design's perturbations and answers (the data a prior's posterior is
+        fitted to: :meth:`_explain` with ``design="greedy"``, and
+        :func:`probex.compare_priors`, which compares priors on EAGLE's greedy design;
+        ``design`` and ``defensive`` are accepted for that call and not used)."""
         d = self.perturbation.n_features
         budget = n_samples
         initial = min(n_samples, initial_size or 2 * (d + 1))
