@@ -27,7 +27,7 @@ def explained(forest):
     bb, data = forest
     before = bb.n_queries
     e = px.EAGLE(bb, design="greedy", background=data.X_train, seed=0).explain(
-        data.X_test[0], budget=300, batch_size=40, pool_size=1000)
+        data.X_test[0], n_samples=300, batch_size=40, pool_size=1000)
     return e, bb.n_queries - before
 
 
@@ -90,7 +90,7 @@ def test_eagle_gathers_more_information_than_random_sampling_at_equal_budgets(fo
     for seed in range(3):
         x = data.X_test[seed]
         eagle = px.EAGLE(bb, design="greedy", background=data.X_train, seed=seed).explain(
-            x, budget=400, batch_size=50, pool_size=1000)
+            x, n_samples=400, batch_size=50, pool_size=1000)
         lime = px.BayesLIME(bb, background=data.X_train, seed=seed).explain(x, n_samples=400)
         assert eagle.n_queries == lime.n_queries == 400
         gains = [float(design_information_gain(e.idata.constant_data["z"].values,
@@ -103,7 +103,7 @@ def test_tol_stops_once_every_interval_is_narrow_enough(forest):
     bb, data = forest
     tol = 0.03
     e = px.EAGLE(bb, design="greedy", background=data.X_train, seed=1).explain(
-        data.X_test[1], budget=2000, batch_size=50, tol=tol, pool_size=500)
+        data.X_test[1], n_samples=2000, batch_size=50, target_width=tol, pool_size=500)
     widths = e.trace["max_width"].to_numpy()
     assert widths[-1] <= tol < widths[-2]
     assert e.n_queries == e.trace["n_queries"].iloc[-1] < 2000
@@ -114,7 +114,7 @@ def test_tol_stops_once_every_interval_is_narrow_enough(forest):
 def test_mask_perturbations_with_both_kernels(forest, kernel):
     bb, data = forest
     e = px.EAGLE(bb, design="greedy", background=data.X_train, perturbation="mask", kernel=kernel,
-                 seed=0).explain(data.X_test[2], budget=200, batch_size=30, pool_size=600)
+                 seed=0).explain(data.X_test[2], n_samples=200, batch_size=30, pool_size=600)
     assert e.n_queries == 200 and e.idata.posterior.attrs["kernel"] == kernel
     z = e.idata.constant_data["z"].values
     assert set(np.unique(z)) <= {0.0, 1.0}
@@ -133,7 +133,7 @@ def test_linear_black_box_coefficients_are_recovered():
     w = np.array([0.3, -0.2, 0.05, 1.0, 0.0])
     bb = px.BlackBox(lambda X: 1.5 + X @ w, task="regression", n_features=5)
     e = px.EAGLE(bb, design="greedy",
-                 background=background, seed=0).explain(rng.normal(size=5), budget=300)
+                 background=background, seed=0).explain(rng.normal(size=5), n_samples=300)
     np.testing.assert_allclose(e.mean, w * background.std(0), rtol=0.01, atol=1e-4)
 
 
@@ -141,7 +141,7 @@ def test_same_seed_same_numbers(forest):
     bb, data = forest
     x = data.X_test[3]
     runs = [px.EAGLE(bb, design="greedy",
-                     background=data.X_train, seed=s).explain(x, budget=150, batch_size=30,
+                     background=data.X_train, seed=s).explain(x, n_samples=150, batch_size=30,
                                                                   pool_size=300)
             for s in (5, 5, 6)]
     assert np.array_equal(runs[0].mean, runs[1].mean)
@@ -153,7 +153,7 @@ def test_non_conjugate_prior_uses_its_own_inference(forest):
     bb, data = forest
     ex = px.EAGLE(bb, design="greedy", background=data.X_train, prior=px.priors.Laplace(0.05),
                   inference=SVIRunner(num_steps=200, num_draws=300, seed=0), seed=0)
-    e = ex.explain(data.X_test[0], budget=120, batch_size=30, pool_size=300)
+    e = ex.explain(data.X_test[0], n_samples=120, batch_size=30, pool_size=300)
     assert e.inference == "svi" and e.trace is not None and len(e.trace) == 3
     assert e.idata.posterior["attribution"].shape == (1, 300, 30)
 

@@ -10,7 +10,7 @@ from tests.inference.test_importance_design import BACKGROUND, X0, nonlinear
 @pytest.fixture(scope="module")
 def explanation():
     bb = px.BlackBox(nonlinear, task="regression")
-    return px.EAGLE(bb, background=BACKGROUND, seed=3).explain(X0, budget=400,
+    return px.EAGLE(bb, background=BACKGROUND, seed=3).explain(X0, n_samples=400,
                                                                design="importance")
 
 
@@ -33,15 +33,15 @@ def test_packaging_of_the_sandwich_posterior(explanation):
 def test_same_seed_same_numbers_and_bad_design_name():
     bb = px.BlackBox(nonlinear, task="regression")
     runs = [px.EAGLE(bb, background=BACKGROUND, perturbation="mask", kernel="shap", seed=1)
-            .explain(X0, budget=150, design="importance") for _ in range(2)]
+            .explain(X0, n_samples=150, design="importance") for _ in range(2)]
     np.testing.assert_array_equal(runs[0].mean, runs[1].mean)
     assert runs[0].n_queries == 150
     with pytest.raises(ValueError, match="design"):
-        px.EAGLE(bb, background=BACKGROUND).explain(X0, budget=100, design="random")
+        px.EAGLE(bb, background=BACKGROUND).explain(X0, n_samples=100, design="random")
 
 
 def test_tol_stops_early():
     bb = px.BlackBox(nonlinear, task="regression")
-    e = px.EAGLE(bb, background=BACKGROUND, seed=0).explain(X0, budget=5000, tol=0.2,
+    e = px.EAGLE(bb, background=BACKGROUND, seed=0).explain(X0, n_samples=5000, target_width=0.2,
                                                             design="importance")
     assert e.n_queries < 5000 and e.trace["max_width"].iloc[-1] <= 0.2

@@ -16,10 +16,10 @@ def test_rise_standard_error_is_honest_against_a_high_sample_reference():
     model = LogisticRegression(C=10.0, max_iter=1000).fit(data.X_train, data.y_train)
     bb = px.BlackBox(model)
     X = data.X_test[:5]
-    reference = px.RISE(bb, background=data.X_train, n_masks=100_000, seed=999).explain(X)
+    reference = px.RISE(bb, background=data.X_train, n_samples=100_000, seed=999).explain(X)
     z2 = []
     for seed in range(30):
-        e = px.RISE(bb, background=data.X_train, n_masks=100, seed=seed).explain(X)
+        e = px.RISE(bb, background=data.X_train, n_samples=100, seed=seed).explain(X)
         z2.append((e.mean - reference.mean) ** 2 / (e.sd**2 + reference.sd**2))
     z2 = np.array(z2)
     assert 0.75 < z2.mean() < 1.3
