@@ -141,3 +141,12 @@ def test_the_package_keeps_every_name_and_old_import_paths_still_work():
         assert module.FeatureGroups is perturb.FeatureGroups
     ids = perturb.FeatureGroups([[0, 3], [1, 2]], 4).ids.tolist()
     assert ids == [0, 1, 1, 0]
+
+
+@pytest.mark.parametrize("width", [-1.0, 0.0, float("nan"), "wide"])
+def test_a_kernel_width_that_is_not_positive_is_named(width):
+    background = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="kernel_width must be a positive"):
+        px.perturb.GaussianPerturbation(background, kernel_width=width)
+    with pytest.raises(ValueError, match="kernel_width must be a positive"):
+        px.perturb.MaskPerturbation(background, kernel_width=width)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from probex._checks import as_matrix, as_tensor, check_choice
+from probex._checks import as_matrix, as_tensor, check_choice, check_positive
 
 __all__ = [
     "PerturbationSet",
@@ -70,6 +70,13 @@ class PerturbationSet:
 def default_kernel_width(n_features: int) -> float:
     """LIME's default kernel width, 0.75 * sqrt(d)."""
     return 0.75 * math.sqrt(n_features)
+
+
+def _kernel_width(kernel_width, n_features: int) -> float:
+    """A positive finite kernel width (``None``: LIME's default 0.75 sqrt(d))."""
+    if kernel_width is None:
+        return default_kernel_width(n_features)
+    return check_positive("kernel_width", kernel_width)
 
 
 def lime_kernel(distances: torch.Tensor, width: float) -> torch.Tensor:
@@ -191,13 +198,12 @@ class GaussianPerturbation(Perturbation):
                 raise ValueError("std must be positive")
             n_features = background.shape[1] if background is not None else std.numel()
             std = std.expand(n_features) if std.ndim == 0 else std
-        if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+        scale = check_positive("scale", scale)
         self.n_features = int(n_features)
         self.std = std
         self.scale = float(scale)
         self.kernel = kernel
-        self.kernel_width = float(kernel_width or default_kernel_width(self.n_features))
+        self.kernel_width = _kernel_width(kernel_width, self.n_features)
 
     def sample_z(self, n, generator, batch_shape=()):
         shape = (*batch_shape, n, self.n_features)
@@ -264,7 +270,7 @@ class MaskPerturbation(Perturbation):
         if kernel == "shap" and self.n_features < 2:
             raise ValueError("the Shapley kernel needs at least 2 features")
         self.kernel = kernel
-        self.kernel_width = float(kernel_width or default_kernel_width(self.n_features))
+        self.kernel_width = _kernel_width(kernel_width, self.n_features)
         self.anchor_weight = float(anchor_weight)
 
     def sample_z(self, n, generator, batch_shape=()):
