@@ -147,6 +147,6 @@ def test_the_package_keeps_every_name_and_old_import_paths_still_work():
 def test_a_kernel_width_that_is_not_positive_is_named(width):
     background = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="kernel_width must be a positive"):
-        px.perturb.GaussianPerturbation(background, kernel_width=width)
+        GaussianPerturbation(background, kernel_width=width)
     with pytest.raises(ValueError, match="kernel_width must be a positive"):
-        px.perturb.MaskPerturbation(background, kernel_width=width)
+        MaskPerturbation(background, kernel_width=width)
