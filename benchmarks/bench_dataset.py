@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 _MEMORY_PROBE = """
-import json, resource, sys, psutil, torch
+import json, sys, psutil, torch
 sys.path.insert(0, {root!r})
 import numpy as np, probex as px
 from probex.datasets import fit_demo_model
@@ -42,9 +42,20 @@ ex = px.BayesLIME(bb, background=data.X_train, seed=0)
 X = np.load({rows!r})[:{size}]
 call = ChunkCall({n}, None, {{}}, 30, tuple(data.feature_names), "compact")
 explain_chunk(ex, call, np.arange(2), X[:2])  # warm: lazy imports, first allocations
-base = psutil.Process().memory_info().rss
+# ru_maxrss would report fitting the forest; poll the resident size during the chunk
+import threading
+process, samples, done = psutil.Process(), [], threading.Event()
+def poll():
+    while not done.is_set():
+        samples.append(process.memory_info().rss)
+        done.wait(0.002)
+base = process.memory_info().rss
+poller = threading.Thread(target=poll)
+poller.start()
 out = explain_chunk(ex, call, np.arange(len(X)), X)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+done.set()
+poller.join()
+peak = max(samples + [process.memory_info().rss])
 print(json.dumps({{"base": base, "peak": peak, "file": len(out.payload)}}))
 """
 
