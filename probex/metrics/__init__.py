@@ -3,7 +3,6 @@
 from probex.metrics.calibration import (
     calibration_by_level,
     kl_calibration_error,
-    predictive_power_decomposition,
     top_label_ece,
 )
 from probex.metrics.calibration_by_perturbation import perturbed_calibration
@@ -41,6 +40,7 @@ from probex.metrics.monte_carlo_truth import (
     surrogate_target_monte_carlo,
 )
 from probex.metrics.pit_plot import plot_pit_histogram
+from probex.metrics.predictive_power import predictive_power_decomposition
 from probex.metrics.sample_quality import (
     design_log_determinant,
     mean_locality_weight,

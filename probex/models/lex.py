@@ -39,7 +39,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from probex.models.imputation import Imputation
+from probex.models.imputation_base import Imputation
 from probex.models.selectors import MaskSelector, all_masks
 
 __all__ = ["LEXModel", "LogSoftmax", "BlackBoxPredictor", "expected_log_likelihood"]
@@ -107,7 +107,7 @@ class LEXModel(nn.Module):
     Args:
         selector: :class:`~probex.models.selectors.MaskSelector`.
         predictor: module (B, d) -> log-probabilities (B, C).
-        imputation: :class:`~probex.models.imputation.Imputation`.
+        imputation: :class:`~probex.models.imputation_base.Imputation`.
         n_imputations: M, imputations per mask (stochastic imputations only).
         sparsity: lambda, the penalty per expected selected feature (nats).
         relaxed: sample relaxed masks in the guide (pathwise gradients).
