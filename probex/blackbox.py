@@ -7,34 +7,41 @@ both what goes in and what comes out.
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 
 from probex._checks import (
     as_matrix,
-    as_tensor,
     check_choice,
     check_finite,
     feature_names_or_default,
     resolve_device,
 )
 from probex._threads import caller_intra_op_threads
+from probex.blackbox_counting import QueryCounter, QueryCounting
+from probex.blackbox_models import (
+    check_module_device,
+    check_regression_estimator,
+    default_batch_size,
+    model_kind,
+    model_outputs,
+    module_dtype,
+)
+from probex.blackbox_outputs import (
+    as_columns,
+    check_target,
+    resolve_output,
+    target_column,
+    validate_output,
+)
 
 __all__ = ["BlackBox", "QueryCounter", "as_blackbox", "check_target"]
 
 _TASKS = ("classification", "regression")
-_OUTPUTS = ("probabilities", "logits", "values")
 _INPUT_TYPES = ("numpy", "torch")
-_PROBABILITY_TOL = 1e-6
-_ROW_SUM_TOL = 1e-3
-_DEVICE_BATCH = 4096
-_HOST_BATCH = 100_000
 
 
-class BlackBox:
+class BlackBox(QueryCounting):
     """A model seen only through its outputs.
 
     Args:
@@ -94,33 +101,14 @@ class BlackBox:
         self.device = resolve_device(device)
         self.input_type = input_type
         self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.n_queries = 0
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self.kind = _model_kind(model, task)
+        self._start_counting()
+        self.kind = model_kind(model, task)
         if batch_size is None:
-            on_device = self.kind == "torch" or (self.kind == "callable"
-                                                 and input_type == "torch")
-            batch_size = _DEVICE_BATCH if on_device else _HOST_BATCH
+            batch_size = default_batch_size(self.kind, input_type)
         self.batch_size = int(batch_size)
-        if output is None:
-            output = "values" if task == "regression" else (
-                "logits" if self.kind == "torch" else "probabilities")
-        check_choice("output", output, _OUTPUTS)
-        if (task == "regression") != (output == "values"):
-            raise ValueError(
-                f"output={output!r} does not fit task={task!r}: regression models return "
-                "'values', classifiers return 'probabilities' or 'logits'"
-            )
-        self.output = output
+        self.output = resolve_output(output, task, self.kind)
         self.target = check_target(target)
-        if self.kind == "sklearn" and task == "regression" and hasattr(model, "predict_proba"):
-            raise ValueError(
-                f"task='regression' on a {type(model).__name__}, which has predict_proba: "
-                "probex would explain its hard class labels. Use task='classification' to "
-                "explain class probabilities, or wrap model.predict as a callable "
-                "(BlackBox(model.predict, task='regression')) to explain the labels on purpose"
-            )
+        check_regression_estimator(model, self.kind, task)
         self._sklearn_columns = getattr(model, "feature_names_in_", None)
         if n_features is None:
             n_features = getattr(model, "n_features_in_", None)
@@ -136,7 +124,7 @@ class BlackBox:
         self.has_feature_names = feature_names is not None  # given, not x0 .. x{d-1}
         self.n_outputs: int | None = None
         if self.kind == "torch":
-            self._check_module_device()
+            check_module_device(self.model, self.device)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -169,45 +157,6 @@ class BlackBox:
             self._feature_names = feature_names_or_default(names, self.n_features)
             self.has_feature_names = True
 
-    # ------------------------------------------------------------------ counting
-    @contextmanager
-    def counting(self):
-        """Count the rows this thread sends to the model inside the block.
-
-        ``with bb.counting() as counter: ...`` then ``counter.n`` is the number of rows
-        queried by this thread in the block (nested blocks each count their own), while
-        ``n_queries`` keeps the total over all threads.
-        """
-        counter = QueryCounter()
-        stack = self._counters()
-        stack.append(counter)
-        try:
-            yield counter
-        finally:
-            stack.remove(counter)
-
-    def _counters(self) -> list:
-        if not hasattr(self._local, "counters"):
-            self._local.counters = []
-        return self._local.counters
-
-    def _count(self, n_rows: int) -> None:
-        with self._lock:
-            self.n_queries += int(n_rows)
-        for counter in self._counters():
-            counter.n += int(n_rows)
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_lock", None)
-        state.pop("_local", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-        self._local = threading.local()
-
     @property
     def differentiable(self) -> bool:
         """Whether gradients of the outputs with respect to the inputs are available."""
@@ -235,22 +184,8 @@ class BlackBox:
     def select_target(self, outputs: torch.Tensor, target=None) -> torch.Tensor:
         """The target column of outputs (n, k): ``target`` an index, (n,) indices, or
         ``None`` for the black box's own (which must then be an index)."""
-        n_rows, n_outputs = outputs.shape
-        if self.task == "regression" and n_outputs == 1:
-            return outputs[:, 0]
-        if target is None:
-            target = self.default_target
-        if isinstance(target, str):  # "predicted": each row's own argmax
-            return outputs.max(dim=1).values
-        if isinstance(target, torch.Tensor) and target.ndim == 1:
-            index = target.to(device=outputs.device, dtype=torch.long)
-            if index.shape[0] != n_rows:
-                raise ValueError(f"{index.shape[0]} targets for {n_rows} rows")
-            self._check_target_range(int(index.max()), n_outputs)
-            return outputs.gather(1, index[:, None])[:, 0]
-        target = int(target)
-        self._check_target_range(target, n_outputs)
-        return outputs[:, target]
+        return target_column(outputs, self.default_target if target is None else target,
+                             self.task)
 
     @property
     def default_target(self) -> int | str:
@@ -259,11 +194,6 @@ class BlackBox:
         if self.target is not None:
             return self.target
         return 1 if self.task == "classification" else 0
-
-    def _check_target_range(self, target: int, n_outputs: int) -> None:
-        if target >= n_outputs:
-            kind = "classes" if self.task == "classification" else "outputs"
-            raise ValueError(f"target={target} but the model has {n_outputs} {kind}")
 
     def predict(self, X, level=None) -> torch.Tensor:
         """All outputs: probabilities (n, n_classes) or regression values (n, n_outputs)."""
@@ -310,9 +240,7 @@ class BlackBox:
                 "such as px.CLIME or px.BayesLIME instead"
             )
         X = as_matrix(X, "model input", n_features=self.n_features, dtype=torch.float64)
-        param = next(iter(self.model.parameters()), None) if self.kind == "torch" else None
-        dtype = param.dtype if param is not None else (
-            torch.float32 if self.kind == "torch" else torch.float64)
+        dtype = module_dtype(self.model) if self.kind == "torch" else torch.float64
         per_row = isinstance(target, torch.Tensor) and target.ndim == 1
         values, gradients = [], []
         for start in range(0, X.shape[0], self.batch_size):
@@ -329,9 +257,7 @@ class BlackBox:
                 self._count(batch.shape[0])
                 self.n_outputs = checked.shape[1]
                 if out.ndim == 1:  # the same single-column conventions as _validate_output
-                    out = (out[:, None] if self.task == "regression" else
-                           torch.stack([torch.zeros_like(out), out], 1) if self.output == "logits"
-                           else torch.stack([1.0 - out, out], 1))
+                    out = as_columns(out, self.task, self.output)
                 if self.output == "logits":
                     out = torch.softmax(out, dim=-1)
                 selected = self.select_target(out, batch_target)
@@ -366,119 +292,12 @@ class BlackBox:
 
     def _call_model(self, batch: torch.Tensor):
         with caller_intra_op_threads():  # the model gets the caller's threads
-            return self._model_outputs(batch)
-
-    def _model_outputs(self, batch: torch.Tensor):
-        if self.kind == "torch":
-            param = next(iter(self.model.parameters()), None)
-            dtype = param.dtype if param is not None else torch.float32
-            with torch.no_grad():
-                return self.model(batch.to(device=self.device, dtype=dtype))
-        if self.kind == "callable" and self.input_type == "torch":
-            return self.model(batch.to(self.device))
-        array = batch.cpu().numpy()
-        if self.kind == "sklearn":
-            if self._sklearn_columns is not None:
-                import pandas as pd
-
-                array = pd.DataFrame(array, columns=self._sklearn_columns)
-            if self.task == "classification":
-                return self.model.predict_proba(array)
-            return self.model.predict(array)
-        return self.model(array)
+            return model_outputs(self.model, self.kind, batch, task=self.task,
+                                 device=self.device, input_type=self.input_type,
+                                 columns=self._sklearn_columns)
 
     def _validate_output(self, out, n_rows: int) -> torch.Tensor:
-        out = as_tensor(out, "model output", device=self.device)
-        if out.ndim == 0 or out.ndim > 2 or out.shape[0] != n_rows:
-            raise ValueError(
-                f"model output has shape {tuple(out.shape)} for {n_rows} input rows; expected "
-                f"({n_rows},) or ({n_rows}, n_outputs)"
-            )
-        if out.ndim == 1:
-            if self.task == "regression":
-                out = out[:, None]
-            elif self.output == "logits":  # a single log-odds column
-                out = torch.stack([torch.zeros_like(out), out], dim=1)
-            else:  # probability of the positive class
-                self._check_probabilities(out[:, None], check_rows=False)
-                out = torch.stack([1.0 - out, out], dim=1)
-        if self.task == "classification" and out.shape[1] < 2:
-            raise ValueError(
-                f"a classifier must return one column per class (at least 2); got shape "
-                f"{tuple(out.shape)}"
-            )
-        if self.output == "probabilities":
-            self._check_probabilities(out, check_rows=True)
-        return out
-
-    @staticmethod
-    def _check_probabilities(probs: torch.Tensor, check_rows: bool) -> None:
-        low, high = float(probs.min()), float(probs.max())
-        if low < -_PROBABILITY_TOL or high > 1.0 + _PROBABILITY_TOL:
-            raise ValueError(
-                f"model returned probabilities outside [0, 1] (min {low:.4g}, max {high:.4g}); "
-                "if it returns logits or scores, pass output='logits'"
-            )
-        if check_rows:
-            error = (probs.sum(dim=1) - 1.0).abs()
-            if float(error.max()) > _ROW_SUM_TOL:
-                row = int(error.argmax())
-                raise ValueError(
-                    f"model probabilities do not sum to 1 (row {row} sums to "
-                    f"{float(probs[row].sum()):.6g}); pass output='logits' for unnormalised scores"
-                )
-
-    def _check_module_device(self) -> None:
-        param = next(iter(self.model.parameters()), None)
-        if param is not None and param.device.type != self.device.type:
-            raise ValueError(
-                f"the torch module lives on {param.device} but device={str(self.device)!r}; "
-                f"move it with model.to({str(self.device)!r}) or pass device={str(param.device)!r}"
-            )
-
-
-class QueryCounter:
-    """Rows sent to a black box inside one :meth:`BlackBox.counting` block (``n``)."""
-
-    __slots__ = ("n",)
-
-    def __init__(self):
-        self.n = 0
-
-
-def check_target(target):
-    """A target as ``None``, ``"predicted"`` or a non-negative int; a ValueError otherwise
-    (booleans, floats, negative numbers and other strings are refused)."""
-    if target is None:
-        return None
-    if isinstance(target, str):
-        if target != "predicted":
-            raise ValueError(f"target must be a class/output index or 'predicted', got "
-                             f"{target!r}")
-        return target
-    if isinstance(target, (bool, np.bool_)) or not isinstance(target, (int, np.integer)) \
-            or target < 0:
-        raise ValueError(f"target must be a non-negative integer index or 'predicted', got "
-                         f"{target!r}")
-    return int(target)
-
-
-def _model_kind(model, task: str) -> str:
-    if isinstance(model, torch.nn.Module):
-        return "torch"
-    if hasattr(model, "predict_proba") or hasattr(model, "predict"):
-        if task == "classification" and not hasattr(model, "predict_proba"):
-            raise ValueError(
-                "task='classification' needs a model with predict_proba; for a regressor pass "
-                "task='regression'"
-            )
-        return "sklearn"
-    if callable(model):
-        return "callable"
-    raise TypeError(
-        f"cannot explain a {type(model).__name__}: pass a scikit-learn estimator, a torch "
-        "nn.Module or a callable"
-    )
+        return validate_output(out, n_rows, self.task, self.output, self.device)
 
 
 def as_blackbox(model, **kwargs) -> BlackBox:

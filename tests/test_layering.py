@@ -17,7 +17,9 @@ import probex
 ROOT = Path(probex.__file__).parent
 MODELS = ROOT / "models"
 INFERENCE = ROOT / "inference"
-FORBIDDEN_IN_MODELS = ("probex.inference", "probex.explainers", "probex.blackbox")
+FORBIDDEN_IN_MODELS = ("probex.inference", "probex.explainers", "probex.blackbox",
+                       "probex.blackbox_counting", "probex.blackbox_models",
+                       "probex.blackbox_outputs")
 FORBIDDEN_IN_INFERENCE = ("probex.explainers",)
 
 

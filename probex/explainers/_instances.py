@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from probex._checks import as_tensor
-from probex.blackbox import BlackBox, check_target
+from probex.blackbox import BlackBox
+from probex.blackbox_outputs import check_target
 from probex.diagnostics import DataWarning
 
 __all__ = ["RowStreams", "as_instances", "as_background", "resolve_targets",

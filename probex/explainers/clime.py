@@ -36,7 +36,7 @@ from probex.explainers._smoothing import smoothed_gradient_batch
 from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explainers.smoothgrad import check_sigma, isotropic_perturbation
 from probex.explanation import Explanation
-from probex.priors import NormalInverseGamma
+from probex.prior_families import NormalInverseGamma
 
 __all__ = ["CLIME", "clime_prior", "clime_deviation_bound"]
 

@@ -31,7 +31,7 @@ from probex.inference.design import (
 )
 from probex.inference.space_filling import space_filling_design
 from probex.perturb import PerturbationSet
-from probex.priors import NormalInverseGamma
+from probex.prior_families import NormalInverseGamma
 
 __all__ = ["EAGLE"]
 

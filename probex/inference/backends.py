@@ -30,7 +30,9 @@ from probex.models.collapsed_surrogate import (
     sample_coefficients_given_scales,
 )
 from probex.models.surrogate import SufficientStatistics, bayesian_linear_surrogate
-from probex.priors import NormalInverseGamma, Prior, as_prior
+from probex.prior_base import Prior
+from probex.prior_families import NormalInverseGamma
+from probex.priors import as_prior
 
 __all__ = ["numpyro_program", "sample_surrogate", "sample_temperatures", "conjugate_start"]
 

@@ -33,7 +33,8 @@ import math
 import numpy as np
 import torch
 
-from probex.priors import NumPyroPrior, Prior, is_numpyro_distribution
+from probex.prior_base import Prior, is_numpyro_distribution
+from probex.priors import NumPyroPrior
 
 __all__ = ["pointwise_log_likelihood", "replicated_answers", "prior_draws",
            "prior_replicated_answers", "surrogate_mean", "PREDICTIVE_VALUES_MAX"]

@@ -33,7 +33,8 @@ from probex.models.surrogate import (
     center,
     sample_intercept,
 )
-from probex.priors import NormalInverseGamma, Prior
+from probex.prior_base import Prior
+from probex.prior_families import NormalInverseGamma
 
 __all__ = ["SurrogateFit", "CentredSummary", "conjugate_posterior", "fit_surrogate",
            "exact_draws"]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.special import logsumexp
 
-from probex.priors import is_numpyro_distribution
+from probex.prior_base import is_numpyro_distribution
 
 __all__ = ["label_log_likelihood", "replicated_labels", "temperature_prior_draws"]
 

@@ -34,7 +34,7 @@ import pyro
 import pyro.distributions as dist
 import torch
 
-from probex.priors import cast_distribution
+from probex.prior_base import cast_distribution
 
 __all__ = [
     "LEVEL_TOLERANCE",

@@ -33,7 +33,7 @@ import pyro
 import torch
 
 from probex.models.surrogate import SufficientStatistics, intercept_log_factor
-from probex.priors import Prior
+from probex.prior_base import Prior
 
 __all__ = ["collapsed_linear_surrogate", "collapsed_log_likelihood",
            "sample_coefficients_given_scales", "conditional_moments"]

@@ -24,7 +24,7 @@ import numpyro.distributions as nd
 import torch
 
 from probex.models.numpyro_program import NumPyroProgram
-from probex.priors import is_numpyro_distribution
+from probex.prior_base import is_numpyro_distribution
 
 __all__ = ["temperature_program"]
 

@@ -40,16 +40,9 @@ from jax.scipy.linalg import solve_triangular
 
 from probex.models.numpyro_program import NumPyroProgram
 from probex.models.surrogate import SufficientStatistics
-from probex.priors import (
-    Horseshoe,
-    Laplace,
-    Normal,
-    NormalInverseGamma,
-    NumPyroPrior,
-    Prior,
-    StudentT,
-    is_numpyro_distribution,
-)
+from probex.prior_base import Prior, is_numpyro_distribution
+from probex.prior_families import Horseshoe, Laplace, Normal, NormalInverseGamma, StudentT
+from probex.priors import NumPyroPrior
 
 __all__ = ["surrogate_program", "statistics_arrays", "gaussian_log_likelihood",
            "collapsed_log_likelihood"]

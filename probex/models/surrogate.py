@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import pyro
 import torch
 
-from probex.priors import Prior
+from probex.prior_base import Prior
 
 __all__ = ["CenteredData", "SufficientStatistics", "center", "bayesian_linear_surrogate",
            "gaussian_log_likelihood", "sample_intercept"]

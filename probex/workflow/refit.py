@@ -21,7 +21,8 @@ from probex.explainers.bayeslime import BayesLIME
 from probex.explanation import Explanation
 from probex.inference.nuts import NUTSRunner
 from probex.inference.runners import RUNNER_TYPES, resolve_runner
-from probex.priors import Prior, as_prior
+from probex.prior_base import Prior
+from probex.priors import as_prior
 
 __all__ = ["explain_with_priors", "named_priors", "as_surrogate_explainer"]
 
