@@ -17,7 +17,8 @@ from probex._checks import check_count, check_positive, check_probability
 from probex.explainers._base import RowStreams, as_instances
 from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explanation import Explanation
-from probex.inference.design import perturbations_to_goal, predictive_variance
+from probex.inference.design import perturbations_to_goal
+from probex.inference.information_gain import predictive_variance
 from probex.inference.surrogate_posterior import conjugate_posterior
 from probex.models.surrogate import center
 from probex.perturb import PerturbationSet

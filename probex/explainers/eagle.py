@@ -5,7 +5,7 @@ Explanations", 2026).
 The method object only wires things together: a perturbation scheme
 (:mod:`probex.perturb`) with a space-filling start (:mod:`probex.inference.space_filling`),
 the conjugate posterior of the Bayesian linear surrogate (:mod:`probex.models.surrogate`),
-greedy batches of maximal expected information gain (:mod:`probex.inference.design`), and
+greedy batches of maximal expected information gain (:mod:`probex.inference.greedy_design`), and
 an inference path for the final posterior (:mod:`probex.explainers._surrogate`).
 """
 
@@ -22,13 +22,9 @@ from probex.explainers._importance import importance_explanation
 from probex.explainers._surrogate import SurrogateData, SurrogateExplainer
 from probex.explanation import Explanation
 from probex.inference._runtime import progress_bar
-from probex.inference.design import (
-    OnlineSurrogatePosterior,
-    design_radius,
-    greedy_batch,
-    information_gain_bound,
-    nig_information_offset,
-)
+from probex.inference.design import design_radius, information_gain_bound
+from probex.inference.greedy_design import OnlineSurrogatePosterior, greedy_batch
+from probex.inference.information_gain import nig_information_offset
 from probex.inference.space_filling import space_filling_design
 from probex.perturb import PerturbationSet
 from probex.prior_families import NormalInverseGamma

@@ -20,37 +20,29 @@ lambda_y,unit(j)(x), the probability that the trained explainer keeps it. In the
 :class:`~probex.Explanation` the closed-form ``mean`` is lambda and ``sd`` is
 sqrt(lambda (1 - lambda)), the moments of the stochastic mask m ~ Bernoulli(lambda); the
 draws are lambda itself (one draw) or, with ``n_draws > 0``, mask draws.
+
+The class wires its siblings together: :mod:`probex.explainers.fex_training` builds the
+networks and runs ``fit``, :mod:`probex.explainers.fex_holdout` scores the held-out rows,
+:mod:`probex.explainers.fex_explanation` computes the forward pass and builds the
+Explanation, and :mod:`probex.explainers.fex_fidelity` is the fidelity check.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pyro
 import torch
-import xarray as xr
 
 from probex._checks import as_matrix, check_choice, check_count, resolve_device
 from probex.explainers._base import AmortizedExplainer, as_background, as_instances
-from probex.explainers.fex_holdout import holdout_monitor, split_holdout
+from probex.explainers.fex_explanation import lambda_explanation, policy_forward
+from probex.explainers.fex_training import build_networks, fit_policy
 from probex.explanation import Explanation
-from probex.inference._runtime import seeded
-from probex.inference.idata import netcdf_attrs
-from probex.inference.policy_gradient import FEXSettings, train_policy
-from probex.inference.training import open_checkpoint
-from probex.models.fex import FEXProgram, MaskReward
-from probex.models.fex_policy import (
-    ValueMLP,
-    build_policy,
-    input_standardizer,
-    policy_class_probabilities,
-    policy_logits,
-    standardized,
-)
-from probex.perturb import FeatureGroups, MaskPerturbation
+from probex.inference.policy_gradient import FEXSettings
+from probex.models.fex import FEXProgram
+from probex.models.fex_policy import policy_class_probabilities
+from probex.perturb import FeatureGroups
 
 __all__ = ["FEX", "FeatureGroups"]
-
-_CHUNK = 8192  # rows per policy forward pass in explain
 
 
 class FEX(AmortizedExplainer):
@@ -164,25 +156,7 @@ class FEX(AmortizedExplainer):
     # ------------------------------------------------------------------ set-up
     def _build(self, n_features: int) -> None:
         """Networks, seeded; the reward is attached in ``fit`` once the baseline is known."""
-        self.groups = (self.group_spec if isinstance(self.group_spec, FeatureGroups)
-                       else FeatureGroups(self.group_spec, n_features))
-        if self.groups.n_features != n_features:
-            raise ValueError(f"feature_groups cover {self.groups.n_features} features, the "
-                             f"data have {n_features}")
-        with seeded(self.seed):
-            policy = build_policy(self.explainer_spec, n_features, self.n_classes, self.groups,
-                                  self.hidden, self.image_shape, standardize=self.standardize)
-            value = None
-            if self.settings.objective != "local":  # the local gradient needs no baseline
-                value = ValueMLP(n_features, self.n_classes)
-                if self.standardize:
-                    value = standardized(value, n_features)
-        scale = (1.0 / self.settings.entropy_coef
-                 if self.settings.objective == "elbo" else 1.0)
-        self.program = FEXProgram(policy.to(self.device),
-                                  None if value is None else value.to(self.device), None,
-                                  self.n_classes, self.groups.n_groups,
-                                  name=f"fex_{id(self):x}", reward_scale=scale)
+        build_networks(self, n_features)
 
     def _networks(self) -> dict:
         """The trained networks by name: the policy, and the value network if any."""
@@ -190,10 +164,6 @@ class FEX(AmortizedExplainer):
         if self.program.value is not None:
             modules["value"] = self.program.value
         return modules
-
-    def _dtype(self) -> torch.dtype:
-        param = next(iter(self.program.policy.parameters()), None)
-        return torch.float32 if param is None else param.dtype
 
     # ------------------------------------------------------------------ training
     def fit(self, X, epochs: int = 30, batch_size: int = 16, device=None, checkpoint=None,
@@ -227,68 +197,8 @@ class FEX(AmortizedExplainer):
                 is noisy and still falls at 30 epochs, so early stopping cost accuracy
                 there (patience 5: bc_mlp 0.442 -> 0.518 test deletion AUC).
         """
-        checkpointer = open_checkpoint(checkpoint, checkpoint_every, resume)
-        X = as_matrix(X, "X", n_features=self.bb.n_features)
-        epochs = check_count("epochs", epochs)
-        batch_size = check_count("batch_size", batch_size)
-        patience = epochs + 1 if patience is None else check_count("patience", patience)
-        min_epochs = epochs // 3 if min_epochs is None else check_count(
-            "min_epochs", min_epochs, minimum=0)
-        if not 0 <= holdout < 1:
-            raise ValueError(f"holdout must be a fraction in [0, 1), got {holdout!r}")
-        self.bb.bind_features(X.shape[1])
-        queries_before = self.bb.n_queries
-        model_probs = self.bb.predict(X)
-        if self.n_classes is None:
-            self.n_classes = model_probs.shape[1]
-        if self.program is None:
-            self._build(X.shape[1])
-        self._move(device)
-        if model_probs.shape[1] != self.n_classes:
-            raise ValueError(f"the model returns {model_probs.shape[1]} classes but "
-                             f"n_classes={self.n_classes}")
-        background = self.background if self.background is not None else X
-        baseline = MaskPerturbation(background, replacement=self.replacement).baseline
-        if baseline.shape != (X.shape[1],):
-            raise ValueError(f"the replacement baseline has {baseline.shape[0]} features (from "
-                             f"background= or replacement=); X has {X.shape[1]}")
-        self.baseline_ = baseline.numpy().copy()
-        for module in self._networks().values():
-            standardizer = input_standardizer(module)
-            if standardizer is not None:
-                standardizer.fit_(X)
-        reward = MaskReward(self.bb.predict, baseline, self.groups, self.reward_kind)
-        if self.reward_kind == "gain":
-            reward.baseline_probabilities()  # f(b): one query, spent (and counted) up front
-        self.program.reward = reward
-        train_rows, hold_rows = split_holdout(X.shape[0], holdout, self.seed)
-        dtype = self._dtype()
-        monitor = None
-        if len(hold_rows):
-            monitor = holdout_monitor(self, X[hold_rows], model_probs[hold_rows].argmax(-1),
-                                      patience=patience, min_epochs=min_epochs)
-        with seeded(self.seed, self.device), pyro.get_param_store().scope():
-            result = train_policy(
-                self.program, X[train_rows].to(self.device, dtype),
-                model_probs[train_rows].to(self.device, dtype),
-                self.settings, epochs=epochs, batch_size=batch_size, seed=self.seed, config={
-                    "reward": self.reward_kind, "n_classes": self.n_classes,
-                    "explainer": self.explainer_spec, "hidden": self.hidden,
-                    "image_shape": self.image_shape, "feature_groups": self.groups.ids,
-                    "replacement baseline": baseline, "standardize": self.standardize,
-                    "holdout": float(holdout), "held-out rows": hold_rows,
-                    "patience": patience, "min_epochs": min_epochs},
-                checkpoint=checkpointer, resume=resume, progress=self.progress,
-                count_queries=lambda: self.bb.n_queries, device=self.device,
-                setup_queries=self.bb.n_queries - queries_before, monitor=monitor)
-        steps_per_epoch = -(-len(train_rows) // batch_size)
-        self.n_epochs_ = -(-len(result.history) // steps_per_epoch)
-        self.best_epoch_ = self.n_epochs_ - 1
-        if monitor is not None:
-            monitor.restore_best()
-            self.best_epoch_ = monitor.best_epoch
-        self.holdout_rows_ = len(hold_rows)
-        self.history_, self.n_queries_fit_ = result.history, result.n_queries
+        fit_policy(self, X, epochs, batch_size, device, checkpoint, checkpoint_every, resume,
+                   holdout=holdout, patience=patience, min_epochs=min_epochs)
         return self
 
     def _move(self, device) -> None:
@@ -304,18 +214,8 @@ class FEX(AmortizedExplainer):
         """Policy logits (n, K, G) in chunks, without gradients, computed in float64 (with
         the float32 weights' exact values): float32 matrix products round differently for
         different batch sizes, and a row's explanation must not depend on its batch."""
-        policy = self.program.policy
-        state = {name: t.double() if t.is_floating_point() else t
-                 for name, t in [*policy.named_parameters(), *policy.named_buffers()]}
-
-        def network(x):
-            return torch.func.functional_call(policy, state, (x,))
-
-        X = X.to(self.device, torch.float64)
-        with torch.no_grad():
-            return torch.cat([policy_logits(network, X[i:i + _CHUNK], self.n_classes,
-                                            self.groups.n_groups)
-                              for i in range(0, X.shape[0], _CHUNK)])
+        return policy_forward(self.program.policy, X, self.n_classes, self.groups.n_groups,
+                              self.device)
 
     def _predicted_classes(self, X: torch.Tensor) -> torch.Tensor:
         """The class FEX's own p_hat ranks first: a query-free stand-in for the model's
@@ -395,40 +295,4 @@ class FEX(AmortizedExplainer):
 
     def _explain(self, X, targets, streams, *, n_draws: int) -> Explanation:
         unit_lam, p_hat = self._lambda(X, targets)
-        lam = self.groups.expand(unit_lam).numpy()
-        sd = np.sqrt(lam * (1.0 - lam))
-        names = self.bb.feature_names
-        classes = (self.bb.class_names if self.bb.class_names is not None
-                   and len(self.bb.class_names) == self.n_classes else
-                   [str(k) for k in range(self.n_classes)])
-        inference = f"amortized-{self.settings.objective}"
-        attrs = {"objective": self.settings.objective, "reward": self.reward_kind,
-                 "trajectory_length": self.settings.trajectory_length,
-                 "entropy_coef": self.settings.entropy_coef, "kl_coef": self.settings.kl_coef,
-                 "standardize": int(self.standardize), "n_groups": self.groups.n_groups,
-                 "n_queries_fit": self.n_queries_fit_, "n_draws": n_draws}
-        meta = netcdf_attrs({"inference": inference, "method": self.method,
-                             "n_instances": lam.shape[0], **attrs})
-        dims = ["instance", "feature"]
-        closed = xr.Dataset({"loc": (dims, lam), "sd": (dims, sd)},
-                            coords={"feature": names, "instance": np.arange(lam.shape[0])},
-                            attrs={"distribution": "bernoulli"})
-
-        def build():
-            if n_draws:
-                masks = torch.stack([torch.bernoulli(
-                    unit_lam[i].expand(n_draws, -1), generator=streams.generator(i))
-                    for i in range(unit_lam.shape[0])], dim=1)
-                draws = self.groups.expand(masks).numpy()[None]
-            else:
-                draws = lam[None, None]
-            return Explanation.from_draws(
-                draws, names, method=self.method, inference=inference,
-                closed_form={"loc": lam, "sd": sd, "distribution": "bernoulli"},
-                constant_data={"class_probabilities": p_hat.numpy(),
-                               "feature_group": self.groups.ids.numpy()},
-                dims={"class_probabilities": ["instance", "class"],
-                      "feature_group": ["feature"]},
-                coords={"class": classes}, attrs=attrs).idata
-
-        return Explanation.deferred(closed, meta, build)
+        return lambda_explanation(self, unit_lam, p_hat, streams, n_draws=n_draws)

@@ -32,7 +32,7 @@ probability of having been chosen:
    Shapley values.
 
 The EIG scores use the conjugate surrogate posterior of the rows so far, weighted by
-pi v (:class:`probex.inference.design.OnlineSurrogatePosterior`).
+pi v (:class:`probex.inference.greedy_design.OnlineSurrogatePosterior`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from probex.inference.design import DesignState, OnlineSurrogatePosterior
+from probex.inference.greedy_design import DesignState, OnlineSurrogatePosterior
 from probex.inference.sandwich import (
     LeastSquaresFit,
     constrained_least_squares,
@@ -60,7 +60,7 @@ def information_scores(pool_z: torch.Tensor, pool_weights: torch.Tensor, state: 
                        ) -> torch.Tensor:
     """EIG (sigma^2 known, nats) of each candidate joining the design: 1/2 log(1 + w_eff
     u^T Lambda^-1 u), u = z - z_bar, w_eff = w W / (W + w) (see
-    :mod:`probex.inference.design`). pool_z (m, d), pool_weights (m,) -> (m,)."""
+    :mod:`probex.inference.information_gain`). pool_z (m, d), pool_weights (m,) -> (m,)."""
     cov = state.covariance_unit
     u = pool_z.to(cov) - state.z_mean.to(cov)
     quad = ((u @ cov) * u).sum(-1).clamp_min(0.0)

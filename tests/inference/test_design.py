@@ -11,21 +11,22 @@ import torch
 from pyro.contrib.oed.eig import nmc_eig
 from scipy import stats
 
+from probex.inference import design, greedy_design, information_gain
 from probex.inference.design import (
-    DesignState,
-    OnlineSurrogatePosterior,
     credible_region_diameter,
     design_information_gain,
     design_radius,
-    effective_weight,
-    expected_information_gain,
-    greedy_batch,
     information_gain_bound,
-    nig_expected_information_gain,
-    nig_information_offset,
     perturbations_to_goal,
 )
 from probex.inference.exact import NormalInverseGammaPosterior
+from probex.inference.greedy_design import DesignState, OnlineSurrogatePosterior, greedy_batch
+from probex.inference.information_gain import (
+    effective_weight,
+    expected_information_gain,
+    nig_expected_information_gain,
+    nig_information_offset,
+)
 from probex.models.surrogate import center
 from probex.perturb import lime_kernel
 
@@ -293,3 +294,11 @@ def test_online_posterior_equals_the_batch_posterior_of_the_centred_rows():
         torch.testing.assert_close(online.z_mean, data.z_mean[0])
     with pytest.raises(ValueError, match="positive"):
         online.add(z[:2], y[:2], torch.zeros(2, dtype=D64))
+
+
+def test_every_name_is_still_importable_from_the_design_module():
+    homes = {**vars(information_gain), **vars(greedy_design)}
+    moved = set(information_gain.__all__) | set(greedy_design.__all__)
+    assert moved <= set(design.__all__)
+    for name in moved:
+        assert getattr(design, name) is homes[name], name

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import probex as px
-from probex.inference.design import OnlineSurrogatePosterior
+from probex.inference.greedy_design import OnlineSurrogatePosterior
 from probex.inference.importance_design import (
     importance_design,
     information_scores,
@@ -74,7 +74,7 @@ def test_sampled_picks_are_unbiased_for_the_pool_mean():
 
 
 def test_information_scores_are_the_design_modules_eig():
-    from probex.inference.design import expected_information_gain
+    from probex.inference.information_gain import expected_information_gain
     online = OnlineSurrogatePosterior(D)
     z = torch.randn(30, D, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     online.add(z, torch.randn(30, generator=torch.Generator().manual_seed(3),
