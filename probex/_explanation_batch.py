@@ -41,7 +41,10 @@ class BatchMixin:
             one = Explanation.deferred(self._closed.isel(instance=index), self._attrs,
                                        build, self._trace)
         else:
-            one = Explanation(self.idata.isel(instance=index))
+            selected = self.idata.isel(instance=index)
+            for group in selected.groups():  # one instance of lazily opened chunk files:
+                selected[group].load()       # small, and ArviZ's functions need numpy
+            one = Explanation(selected)
         return one.with_attrs(**attrs)
 
     def _instance_attrs(self, index: int) -> dict:

@@ -215,16 +215,12 @@ class Explanation(NumbersMixin, BatchMixin, FilesMixin):
         attrs = netcdf_attrs(attrs)
         self._attrs.update(attrs)
         if self._idata is not None:
-            for group in self._idata.groups():
-                self._idata[group].attrs.update(attrs)
+            _set_group_attrs(self._idata, attrs)
         elif self._build is not None:
             build = self._build
 
             def build_with_attrs():
-                idata = build()
-                for group in idata.groups():
-                    idata[group].attrs.update(attrs)
-                return idata
+                return _set_group_attrs(build(), attrs)
 
             self._build = build_with_attrs
         return self
@@ -301,3 +297,13 @@ class Explanation(NumbersMixin, BatchMixin, FilesMixin):
                         zip(self.top_features(3), self.mean[np.argsort(-np.abs(self.mean))[:3]],
                             strict=True))
         return head + f"n_queries={self.n_queries}, top: {top})"
+
+
+def _set_group_attrs(idata: az.InferenceData, attrs: dict) -> az.InferenceData:
+    """Give every group of ``idata`` new attrs with ``attrs`` added. xarray's selections
+    (``isel``, which ``e[i]`` and ``take`` use) share the attrs dict with the batch they
+    come from, so updating it in place would rewrite the batch's metadata."""
+    for group in idata.groups():
+        dataset = idata[group]
+        dataset.attrs = {**dataset.attrs, **attrs}
+    return idata

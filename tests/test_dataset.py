@@ -266,6 +266,9 @@ def test_sampled_posteriors_are_the_same_under_any_chunking_and_summarised_by_bl
     frame = e.to_dataframe()
     assert {"r_hat", "ess_bulk", "ess_tail"} <= set(frame.columns)
     np.testing.assert_array_equal(frame["r_hat"], in_memory.to_dataframe()["r_hat"])
+    # one instance of the lazy result: loaded, so ArviZ's hdi and summary work on it
+    np.testing.assert_array_equal(e[4].hdi(0.9), in_memory.hdi(0.9)[4])
+    pd.testing.assert_frame_equal(e[4].summary(), in_memory[4].summary())
 
 
 def test_amortized_methods_explain_by_forward_passes_whatever_the_chunking(tmp_path):

@@ -143,3 +143,18 @@ def test_files_are_written_whole(tmp_path):
         write_atomically(tmp_path / "missing" / "x.nc", failing)
     with pytest.raises(FileNotFoundError, match="no explanation file"):
         px.Explanation.from_netcdf(tmp_path / "nothing.nc")
+
+
+def test_selecting_instances_leaves_the_batch_metadata_alone(demo_model):
+    model, data = demo_model
+    explainer = px.BayesLIME(px.BlackBox(model), background=data.X_train, seed=0)
+    batch = explainer.explain(data.X_test[:3], n_samples=100, target=[0, 1, 1])
+    assert batch.idata is not None  # built: selections share xarray attrs with the batch
+    taken, one = batch.take([2, 0]), batch[1]
+    np.testing.assert_array_equal(taken.attrs["target"], [1, 0])
+    assert one.attrs["target"] == 1 and one.idata.posterior.attrs["n_instances"] == 1
+    for group in batch.idata.groups():
+        np.testing.assert_array_equal(batch.idata[group].attrs["target"], [0, 1, 1])
+        assert batch.idata[group].attrs.get("n_instances", 3) == 3
+    relabelled = batch.with_instances([10, 11, 12])
+    np.testing.assert_array_equal(relabelled.attrs["target"], [0, 1, 1])
