@@ -24,8 +24,6 @@ class BatchMixin:
     of an :class:`~probex.explanation.Explanation`."""
 
     def __getitem__(self, index: int) -> Explanation:
-        from probex.explanation import Explanation
-
         if not self.is_batch:
             raise TypeError("this explanation is for a single instance; it cannot be indexed")
         n = len(self)
@@ -34,18 +32,24 @@ class BatchMixin:
         if not -n <= index < n:
             raise IndexError(f"instance {index} out of range for {n} instances")
         index = int(index) % n
-        attrs = self._instance_attrs(index)
+        # one instance of lazily opened chunk files is loaded: small, and ArviZ needs numpy
+        return self._select(index, load=True).with_attrs(**self._instance_attrs(index))
+
+    def _select(self, indexer, load: bool = False) -> Explanation:
+        """The instances ``indexer`` (an int or positions), deferred while this one is;
+        ``load`` reads lazily opened draws into memory."""
+        from probex.explanation import Explanation
+
         if self._idata is None:
             build = (None if self._build is None
-                     else lambda: self.idata.isel(instance=index))
-            one = Explanation.deferred(self._closed.isel(instance=index), self._attrs,
-                                       build, self._trace)
-        else:
-            selected = self.idata.isel(instance=index)
-            for group in selected.groups():  # one instance of lazily opened chunk files:
-                selected[group].load()       # small, and ArviZ's functions need numpy
-            one = Explanation(selected)
-        return one.with_attrs(**attrs)
+                     else lambda: self.idata.isel(instance=indexer))
+            return Explanation.deferred(self._closed.isel(instance=indexer), self._attrs,
+                                        build, self._trace)
+        selected = self.idata.isel(instance=indexer)
+        if load:
+            for group in selected.groups():
+                selected[group].load()
+        return Explanation(selected)
 
     def _instance_attrs(self, index: int) -> dict:
         """Per-instance metadata of a batch (arrays over instances) for instance ``index``."""
@@ -90,8 +94,6 @@ class BatchMixin:
     def take(self, positions) -> Explanation:
         """The instances at ``positions`` (integers) of a batch, as a batch; per-instance
         metadata (``target``) is taken along."""
-        from probex.explanation import Explanation
-
         positions = np.asarray(positions, dtype=np.int64).reshape(-1)
         if not self.is_batch:
             raise TypeError("take selects instances of a batch")
@@ -99,14 +101,7 @@ class BatchMixin:
         target = np.asarray(self._attrs.get("target", []))
         if target.ndim == 1 and target.shape[0] == len(self):
             attrs["target"] = target[positions]
-        if self._idata is None:
-            build = (None if self._build is None
-                     else lambda: self.idata.isel(instance=positions))
-            one = Explanation.deferred(self._closed.isel(instance=positions), self._attrs,
-                                       build, self._trace)
-        else:
-            one = Explanation(self.idata.isel(instance=positions))
-        return one.with_attrs(**attrs)
+        return self._select(positions).with_attrs(**attrs)
 
     def with_instances(self, labels) -> Explanation:
         """This batch with its instances labelled ``labels`` (n,) integers, e.g. the rows
