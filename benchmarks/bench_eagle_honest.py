@@ -97,7 +97,7 @@ def main(quick: bool) -> None:
         def run(scheme, kernel, x, budget, seed):
             if kind.startswith("EAGLE"):
                 e = px.EAGLE(bb, background=X, perturbation=scheme, kernel=kernel,
-                             seed=seed).explain(x, budget=budget,
+                             seed=seed).explain(x, n_samples=budget,
                                                 design=kind.split()[1])
             else:
                 cls = px.BayesSHAP if kernel == "shap" else px.BayesLIME

@@ -29,7 +29,7 @@ def _runs(px, bb, X, x, peer, scheme, kernel, budget) -> dict:
     """The three explainers at one budget, each a function of the seed."""
     def eagle(seed, design):
         return px.EAGLE(bb, background=X, perturbation=scheme, kernel=kernel,
-                        seed=seed).explain(x, budget=budget, design=design).sd
+                        seed=seed).explain(x, n_samples=budget, design=design).sd
 
     return {
         "BayesLIME": lambda s: peer(bb, background=X, perturbation=scheme, kernel=kernel,
