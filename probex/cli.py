@@ -34,6 +34,11 @@ class CLIError(Exception):
     """A problem with the user's files or options, reported without a traceback."""
 
 
+_COMPACT_HELP = ("save only what the numbers need (the exact marginals, or the draws), "
+                 "not the perturbations and model-checking groups (one exact "
+                 "explanation: tens of kB instead of about 60 MB)")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -62,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="black-box queries (perturbations), at least 2")
     demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
+    demo.add_argument("--compact", action="store_true",
+                      help=_COMPACT_HELP)
 
     sub.add_parser("methods", help="list the explanation methods")
 
@@ -94,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--seed", type=_seed, default=0)
     explain.add_argument("--out", default="probex-output", help="output directory")
     explain.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
+    explain.add_argument("--compact", action="store_true",
+                         help=_COMPACT_HELP)
 
     from probex.cli_dataset import add_parser
 
@@ -143,7 +152,7 @@ def _output_folder(out: str, overwrite: bool) -> Path:
     return folder
 
 
-def _report(explanation, title: str, out: Path) -> None:
+def _report(explanation, title: str, out: Path, compact: bool = False) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,7 +161,7 @@ def _report(explanation, title: str, out: Path) -> None:
 
     table = explanation.summary()
     table = table.reindex(table["mean"].abs().sort_values(ascending=False).index)
-    nc = explanation.to_netcdf(out / "explanation.nc")
+    nc = (explanation.compact() if compact else explanation).to_netcdf(out / "explanation.nc")
     png = out / "explanation.png"
     explanation.plot(path=png)
     plt.close("all")
@@ -161,7 +170,10 @@ def _report(explanation, title: str, out: Path) -> None:
         print(table.drop(columns="uncertainty").round(4).to_string())
     print(f"\nsd and intervals: {table.attrs['uncertainty']}")
     print(f"sampler diagnostics: {table.attrs['diagnostics']}")
-    print(f"wrote {nc.resolve()}\nwrote {png.resolve()}")
+    size = nc.stat().st_size
+    size = f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 2**10:.0f} kB"
+    hint = "" if compact else "; --compact keeps only the numbers"
+    print(f"wrote {nc.resolve()} ({size}{hint})\nwrote {png.resolve()}")
     print(f"{explanation.n_queries} black-box queries; read it back with "
           f"probex.Explanation.from_netcdf({str(nc)!r})")
 
@@ -183,7 +195,7 @@ def _demo(args) -> int:
     prob = float(explanation.idata.constant_data["prediction"])
     title = (f"BayesLIME explanation of a random forest on breast_cancer, test row {args.row}: "
              f"P({data.target_names[1]}) = {prob:.3f}")
-    _report(explanation, title, out)
+    _report(explanation, title, out, args.compact)
     return 0
 
 
@@ -235,7 +247,7 @@ def _explain(args) -> int:
         raise CLIError(str(err)) from None
     what = f"class {target}" if task == "classification" else "the prediction"
     title = f"{explainer.method} ({explanation.inference}) of {what}, row {args.row} of {args.data}"
-    _report(explanation, title, out)
+    _report(explanation, title, out, args.compact)
     return 0
 
 

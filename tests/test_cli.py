@@ -33,10 +33,23 @@ def test_demo_prints_the_table_and_writes_both_files(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "BayesLIME explanation of a random forest on breast_cancer" in printed
     assert "worst" in printed and "hdi_97.5%" in printed
-    assert f"wrote {(out / 'explanation.nc').resolve()}" in printed
+    assert f"wrote {(out / 'explanation.nc').resolve()} (" in printed
     e = px.Explanation.from_netcdf(out / "explanation.nc")
     assert e.n_queries == 300 and len(e.feature_names) == 30
     assert (out / "explanation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compact_output_keeps_the_numbers_in_a_small_file(tmp_path, capsys):
+    full, small = tmp_path / "full", tmp_path / "small"
+    assert main(["demo", "--out", str(full), "--n-samples", "300"]) == 0
+    assert main(["demo", "--out", str(small), "--n-samples", "300", "--compact"]) == 0
+    a = px.Explanation.from_netcdf(full / "explanation.nc")
+    b = px.Explanation.from_netcdf(small / "explanation.nc")
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.hdi(), b.hdi())
+    assert "log_likelihood" in a.idata.groups()
+    size = (small / "explanation.nc").stat().st_size
+    assert size < (full / "explanation.nc").stat().st_size / 10
 
 
 def test_explain_a_users_model_matches_the_api(user_files, tmp_path, capsys):
