@@ -23,6 +23,7 @@ from probex.blackbox_models import (
     check_module_device,
     check_regression_estimator,
     default_batch_size,
+    default_task,
     model_kind,
     model_outputs,
     module_dtype,
@@ -48,7 +49,8 @@ class BlackBox(QueryCounting):
         model: a fitted scikit-learn estimator (``predict_proba`` for classification,
             ``predict`` for regression), a ``torch.nn.Module`` or any callable mapping an
             (n, d) array to outputs of shape (n,) or (n, k).
-        task: ``"classification"`` or ``"regression"``.
+        task: ``"classification"`` or ``"regression"``; by default regression for a
+            scikit-learn regressor (pipelines included), classification otherwise.
         target: the output explained by default: a class index for classification, an
             output index for multi-output regression (ignored when the regression model has
             a single output), or ``"predicted"`` (each instance's predicted class). ``None``
@@ -81,7 +83,7 @@ class BlackBox(QueryCounting):
     def __init__(
         self,
         model,
-        task: str = "classification",
+        task: str | None = None,
         target: int | str | None = None,
         batch_size: int | None = None,
         device: str | torch.device = "cpu",
@@ -91,6 +93,8 @@ class BlackBox(QueryCounting):
         input_type: str = "numpy",
         class_names=None,
     ):
+        if task is None:
+            task = default_task(model)
         check_choice("task", task, _TASKS)
         check_choice("input_type", input_type, _INPUT_TYPES)
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer))

@@ -23,6 +23,26 @@ _DEVICE_BATCH = 4096
 _HOST_BATCH = 100_000
 
 
+def default_task(model) -> str:
+    """The task when none is given: ``"regression"`` for a scikit-learn regressor (an
+    estimator with ``predict``, no ``predict_proba``, that scikit-learn's ``is_regressor``
+    recognises, pipelines included), ``"classification"`` for everything else."""
+    if (isinstance(model, torch.nn.Module) or not hasattr(model, "predict")
+            or hasattr(model, "predict_proba")):
+        return "classification"
+    import warnings
+
+    try:
+        from sklearn.base import is_regressor
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            regressor = bool(is_regressor(model))
+    except Exception:  # noqa: BLE001 - not a scikit-learn object: use its declared type
+        regressor = getattr(model, "_estimator_type", None) == "regressor"
+    return "regression" if regressor else "classification"
+
+
 def model_kind(model, task: str) -> str:
     """``"torch"``, ``"sklearn"`` or ``"callable"``; a TypeError for anything else."""
     if isinstance(model, torch.nn.Module):

@@ -86,6 +86,26 @@ def test_regression_single_output():
     np.testing.assert_allclose(bb(np.ones((4, 3))).numpy(), 3.0)
 
 
+def test_the_task_defaults_to_regression_for_scikit_learn_regressors(logistic):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    _, X = logistic
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0])
+    for model in (LinearRegression().fit(X, y),
+                  make_pipeline(StandardScaler(), LinearRegression()).fit(X, y)):
+        bb = px.BlackBox(model)
+        assert bb.task == "regression"
+        np.testing.assert_allclose(bb(X[:5]).numpy(), model.predict(X[:5]))
+    assert px.BlackBox(logistic[0]).task == "classification"
+    assert px.BlackBox(lambda rows: rows.sum(1), n_features=4).task == "classification"
+    # a classifier without probabilities is not taken for a regressor
+    svc = LinearSVC().fit(X, (y > 0).astype(int))
+    with pytest.raises(ValueError, match="needs a model with predict_proba"):
+        px.BlackBox(svc)
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.array([[np.nan, 0, 0, 0]]), "model input contains 1 NaN"),
     (np.array([[np.inf, 0, 0, 0]]), "model input contains 0 NaN and 1 infinite"),
@@ -127,7 +147,7 @@ def test_target_out_of_range_and_bad_options(logistic):
     with pytest.raises(ValueError, match="does not fit task"):
         px.BlackBox(model, task="regression", output="logits")
     with pytest.raises(ValueError, match="needs a model with predict_proba"):
-        px.BlackBox(LinearRegression())
+        px.BlackBox(LinearRegression(), task="classification")
     with pytest.raises(TypeError, match="cannot explain a int"):
         px.BlackBox(3)
     with pytest.raises(ValueError, match="batch_size must be a positive"):
