@@ -13,7 +13,8 @@ Methods at equal queries n: captum ``NoiseTunnel(Saliency)`` (no error bar),
 ``px.SmoothGrad`` (plain draws, normal error), ``px.SmoothGrad(estimator="importance")``,
 ``px.CLIME`` (least squares, conjugate posterior), ``px.CLIME(estimator="importance")``.
 Columns: relative L2 error, coverage of the truth by 95% intervals, mean squared z-score,
-share of explanations that raised a SamplingWarning, median milliseconds.
+share of explanations that raised a SamplingWarning, coverage and mean squared z-score of
+the explanations that raised none (is silence honest?), median milliseconds.
 
     python benchmarks/bench_smoothgrad_honest.py [--quick]
 """
@@ -102,10 +103,10 @@ def main(quick: bool) -> None:
         print(f"\n=== {label}: {n_rows} rows (logits {logit[rows].min():.0f}.."
               f"{logit[rows].max():.0f}) x {len(seeds)} seeds, sigma = {sigma}")
         print(f"{'method':22s} {'n':>6s} {'rel.err':>8s} {'cover':>6s} {'z^2':>8s} "
-              f"{'warned':>7s} {'ms':>7s}")
+              f"{'warned':>7s} {'cover|quiet':>11s} {'z^2|quiet':>9s} {'ms':>7s}")
         for n in ns:
             for name, run in methods.items():
-                err, cov, z2, warned, ts = [], [], [], [], []
+                err, cov, z2, warned, ts, quiet = [], [], [], [], [], []
                 for k, i in enumerate(rows):
                     target, target_se = truths[k]
                     for seed in seeds:
@@ -121,9 +122,13 @@ def main(quick: bool) -> None:
                             z = (mean - target) / np.sqrt(sd**2 + target_se**2)
                             z2.append(np.mean(z**2))
                             cov.append(np.mean(np.abs(z) < 1.959964))
+                            if not warned[-1]:
+                                quiet.append((cov[-1], z2[-1]))
                 print(f"{name:22s} {n:6d} {np.mean(err):8.3f} "
                       f"{np.mean(cov) if cov else np.nan:6.3f} "
                       f"{np.mean(z2) if z2 else np.nan:8.2f} {np.mean(warned):7.2f} "
+                      f"{np.mean([c for c, _ in quiet]) if quiet else np.nan:11.3f} "
+                      f"{np.mean([q for _, q in quiet]) if quiet else np.nan:9.2f} "
                       f"{1e3 * np.median(ts):7.1f}", flush=True)
 
 
