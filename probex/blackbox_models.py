@@ -8,9 +8,12 @@ of float64 rows is converted and sent (:func:`model_outputs`).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 __all__ = [
+    "default_task",
     "model_kind",
     "default_batch_size",
     "check_regression_estimator",
@@ -30,8 +33,6 @@ def default_task(model) -> str:
     if (isinstance(model, torch.nn.Module) or not hasattr(model, "predict")
             or hasattr(model, "predict_proba")):
         return "classification"
-    import warnings
-
     try:
         from sklearn.base import is_regressor
 
