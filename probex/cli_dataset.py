@@ -75,7 +75,7 @@ def run(args, error) -> int:
     from probex.model_files import load_model, load_rows
 
     model = load_model(args.model, trust=args.trust_model)
-    values, names = _read_rows(args.data, model, error)
+    values, names = _read_rows(args.data, model)
     selected = _span(args.rows, len(values), "--rows", error)
     complete = np.array([_finite(row) for row in values])
     background = (load_rows(args.background, model, "background")[0]
@@ -133,29 +133,14 @@ def _report(explanation, out: Path, seconds: float) -> None:
           f"them with probex.DatasetExplanation.open({str(out)!r})")
 
 
-def _read_rows(path, model, error):
+def _read_rows(path, model):
     """Rows of a CSV aligned to the model's features, NaN and strings kept (they become
     rows of the errors table): (n, d) array and the feature names."""
     import pandas as pd
 
-    from probex.model_files import ModelFileError
+    from probex.model_files import read_aligned_frame
 
-    file = Path(path)
-    if not file.is_file():
-        raise ModelFileError(f"data file {str(path)!r} does not exist")
-    try:
-        frame = pd.read_csv(file)
-    except Exception as err:  # noqa: BLE001 - pandas raises many types
-        raise ModelFileError(f"could not read {str(path)!r} as CSV: {err}") from None
-    if frame.empty:
-        raise ModelFileError(f"{str(path)!r} has no rows")
-    expected = getattr(model, "feature_names_in_", None)
-    if expected is not None:
-        missing = [c for c in expected if c not in frame.columns]
-        if missing:
-            raise ModelFileError(f"{str(path)!r} lacks columns the model was trained on: "
-                                 f"{', '.join(map(str, missing))}")
-        frame = frame[list(expected)]
+    frame = read_aligned_frame(path, model)
     numeric = all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns)
     values = frame.to_numpy(dtype=np.float64 if numeric else object)
     return values, [str(c) for c in frame.columns]

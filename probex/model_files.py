@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ModelFileError", "load_model", "load_rows"]
+__all__ = ["ModelFileError", "load_model", "load_rows", "read_aligned_frame"]
 
 _PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle", ".jbl")
 
@@ -77,9 +77,11 @@ def _load_skops(file: Path, trust: bool):
                              f"{type(err).__name__}: {err}") from None
 
 
-def load_rows(path, model, what: str = "data") -> tuple[np.ndarray, list[str]]:
-    """Rows of a CSV with a header of feature names, ordered as the model's
-    ``feature_names_in_`` (extra columns are ignored); (n, d) float64 and the names."""
+def read_aligned_frame(path, model, what: str = "data"):
+    """A CSV with a header of feature names as a DataFrame whose columns are the model's
+    ``feature_names_in_`` in order (extra columns dropped; all columns when the model has
+    no names); a named ModelFileError for a missing, unreadable or empty file or for
+    missing columns. Values are not checked."""
     import pandas as pd
 
     file = Path(path)
@@ -87,7 +89,7 @@ def load_rows(path, model, what: str = "data") -> tuple[np.ndarray, list[str]]:
         raise ModelFileError(f"{what} file {str(path)!r} does not exist")
     try:
         frame = pd.read_csv(file)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - pandas raises many types
         raise ModelFileError(f"could not read {str(path)!r} as CSV: {err}") from None
     if frame.empty:
         raise ModelFileError(f"{str(path)!r} has no rows")
@@ -98,7 +100,16 @@ def load_rows(path, model, what: str = "data") -> tuple[np.ndarray, list[str]]:
             raise ModelFileError(f"{str(path)!r} lacks columns the model was trained on: "
                                  f"{', '.join(map(str, missing))}")
         frame = frame[list(expected)]
-    else:
+    return frame
+
+
+def load_rows(path, model, what: str = "data") -> tuple[np.ndarray, list[str]]:
+    """Rows of a CSV with a header of feature names, ordered as the model's
+    ``feature_names_in_`` (extra columns are ignored); (n, d) float64 and the names."""
+    import pandas as pd
+
+    frame = read_aligned_frame(path, model, what)
+    if getattr(model, "feature_names_in_", None) is None:
         n_expected = getattr(model, "n_features_in_", None)
         if n_expected is not None and frame.shape[1] != n_expected:
             raise ModelFileError(f"{str(path)!r} has {frame.shape[1]} columns but the model "
