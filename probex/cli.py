@@ -54,7 +54,7 @@ def _seed(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from probex.explainers.registry import METHODS, method_names
+    from probex.cli_dataset import add_model_command, add_parser
 
     parser = argparse.ArgumentParser(
         prog="probex", description="Post-hoc explanations with honest uncertainty.")
@@ -72,19 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("methods", help="list the explanation methods")
 
-    names = method_names(gradients=False)
-    explain = sub.add_parser(
-        "explain", help="explain one row for a fitted scikit-learn model",
-        epilog="methods: " + "; ".join(f"{n}: {METHODS[n].summary}" for n in names)
-        + ". SECURITY: joblib/pickle files run code when loaded: use --trust-model only "
-        "for files from a trusted source, or save models with skops (.skops).")
-    explain.add_argument("--model", required=True,
-                         help="a fitted estimator: .skops, or joblib/pickle with --trust-model")
-    explain.add_argument("--trust-model", action="store_true",
-                         help="allow loading a joblib/pickle model (it runs code on load)")
-    explain.add_argument("--data", required=True, help="CSV with a header row of feature names")
+    explain = add_model_command(sub, "explain",
+                                "explain one row for a fitted scikit-learn model")
     explain.add_argument("--row", type=int, required=True, help="0-based row of --data")
-    explain.add_argument("--method", choices=names, default="bayeslime")
     explain.add_argument("--inference", choices=_INFERENCE, default="auto",
                          help="for the surrogate methods")
     explain.add_argument("--target", type=int, default=None,
@@ -103,8 +93,6 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
     explain.add_argument("--compact", action="store_true",
                          help=_COMPACT_HELP)
-
-    from probex.cli_dataset import add_parser
 
     add_parser(sub, _positive, _seed, _INFERENCE)
     return parser

@@ -22,16 +22,18 @@ import numpy as np
 
 from probex.explanation import UNCERTAINTY
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_model_command", "add_parser", "run"]
 
 
-def add_parser(sub, positive, seed, inference_choices) -> None:
-    """Register the ``explain-dataset`` subcommand on ``sub`` (argparse subparsers)."""
+def add_model_command(sub, name: str, help: str):
+    """A subcommand that explains a user's fitted model by a registered method: the
+    parser with ``--model``, ``--trust-model``, ``--data`` and ``--method``, and the
+    methods and the model-file warning in its epilog (``explain``, ``explain-dataset``)."""
     from probex.explainers.registry import METHODS, method_names
 
     names = method_names(gradients=False)
     parser = sub.add_parser(
-        "explain-dataset", help="explain every row of a CSV (chunked, resumable, Dask)",
+        name, help=help,
         epilog="methods: " + "; ".join(f"{n}: {METHODS[n].summary}" for n in names)
         + ". SECURITY: joblib/pickle files run code when loaded: use --trust-model only "
         "for files from a trusted source, or save models with skops (.skops).")
@@ -41,6 +43,13 @@ def add_parser(sub, positive, seed, inference_choices) -> None:
                         help="allow loading a joblib/pickle model (it runs code on load)")
     parser.add_argument("--data", required=True, help="CSV with a header row of feature names")
     parser.add_argument("--method", choices=names, default="bayeslime")
+    return parser
+
+
+def add_parser(sub, positive, seed, inference_choices) -> None:
+    """Register the ``explain-dataset`` subcommand on ``sub`` (argparse subparsers)."""
+    parser = add_model_command(
+        sub, "explain-dataset", "explain every row of a CSV (chunked, resumable, Dask)")
     parser.add_argument("--out", required=True, help="output directory (resumed if it exists)")
     engine = parser.add_mutually_exclusive_group()
     engine.add_argument("--workers", type=positive, default=None,
