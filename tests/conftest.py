@@ -49,6 +49,25 @@ def demo_blackbox(demo_model):
     return px.BlackBox(model, feature_names=data.feature_names)
 
 
+def smooth_regression(X):
+    """A smooth nonlinear regression function of 5 inputs (a black box whose local
+    surrogates are not exact)."""
+    X = np.asarray(X)
+    return np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 + X[:, 2] * X[:, 3] + 0.3 * X[:, 4]
+
+
+@pytest.fixture(scope="session")
+def smooth_setting():
+    """(BlackBox of :func:`smooth_regression` with features x0..x4, 500 standard normal
+    background rows, an instance x)."""
+    import probex as px
+
+    rng = np.random.default_rng(0)
+    bb = px.BlackBox(smooth_regression, task="regression",
+                     feature_names=[f"x{j}" for j in range(5)])
+    return bb, rng.normal(size=(500, 5)), np.array([0.5, -1.0, 0.3, 0.8, 0.0])
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

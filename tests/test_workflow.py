@@ -16,16 +16,9 @@ from probex.priors import NormalInverseGamma
 NAMES = [f"x{j}" for j in range(5)]
 
 
-def smooth(X):
-    X = np.asarray(X)
-    return np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 + X[:, 2] * X[:, 3] + 0.3 * X[:, 4]
-
-
 @pytest.fixture(scope="module")
-def setting():
-    rng = np.random.default_rng(0)
-    bb = px.BlackBox(smooth, task="regression", feature_names=NAMES)
-    return bb, rng.normal(size=(500, 5)), np.array([0.5, -1.0, 0.3, 0.8, 0.0])
+def setting(smooth_setting):
+    return smooth_setting
 
 
 SCALES = {"scale 1": NormalInverseGamma(1.0), "scale 0.01": NormalInverseGamma(0.01),
@@ -155,6 +148,6 @@ def test_bad_requests(setting):
     with pytest.raises(TypeError, match="no prior"):
         px.compare_priors(Saliency(), x, SCALES)
     with pytest.raises(ValueError, match="background"):
-        px.compare_priors(smooth, x, SCALES)
+        px.compare_priors(bb.model, x, SCALES)
     with pytest.raises(ValueError, match="ic"):
         px.compare_priors(explainer, x, SCALES, ic="bic")

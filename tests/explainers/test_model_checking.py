@@ -17,16 +17,9 @@ from probex.inference import NUTSRunner
 NAMES = [f"x{j}" for j in range(5)]
 
 
-def smooth(X):
-    X = np.asarray(X)
-    return np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 + X[:, 2] * X[:, 3] + 0.3 * X[:, 4]
-
-
 @pytest.fixture(scope="module")
-def setting():
-    rng = np.random.default_rng(0)
-    bb = px.BlackBox(smooth, task="regression", feature_names=NAMES)
-    return bb, rng.normal(size=(500, 5)), np.array([0.5, -1.0, 0.3, 0.8, 0.0])
+def setting(smooth_setting):
+    return smooth_setting
 
 
 @pytest.fixture(scope="module")
