@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from probex.figure_files import saved
+
 __all__ = ["bar", "waterfall", "batch_summary", "compare_attributions",
            "POSITIVE", "NEGATIVE"]
 
@@ -25,13 +27,6 @@ def _single(explanation, what: str):
         raise TypeError(f"{what} draws one instance: pass e[i]")
     return explanation
 
-
-def _save(ax, path):
-    if path is not None:
-        from probex.plots import save_figure
-
-        save_figure(np.ravel(ax)[0].figure, path)
-    return ax
 
 
 def _instance_values(explanation):
@@ -77,7 +72,7 @@ def bar(explanation, *, prob: float = 0.95, max_features: int | None = 15,
                   f"{100 * prob:g}% interval)")
     ax.set_title(f"{e.method} ({e.inference}), {e.n_queries} queries", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
-    return _save(ax, path)
+    return saved(ax, path)
 
 
 def _base_value(e) -> float:
@@ -158,7 +153,7 @@ def waterfall(explanation, *, prob: float = 0.95, max_features: int | None = 10,
     ax.set_xlabel(f"model output ({100 * prob:g}% interval of each attribution)")
     ax.set_title(f"{e.method} ({e.inference})", fontsize="medium", pad=22)
     ax.grid(axis="x", alpha=0.3)
-    return _save(ax, path)
+    return saved(ax, path)
 
 
 def batch_summary(explanation, *, X=None, features=None, max_features: int = 9,
@@ -222,7 +217,7 @@ def batch_summary(explanation, *, X=None, features=None, max_features: int = 9,
     fig.suptitle(f"{explanation.method}: {len(explanation)} instances (filled: interval "
                  "excludes 0)", fontsize="medium")
     fig.tight_layout()
-    return _save(axes, path)
+    return saved(axes, path)
 
 
 def _beeswarm(explanation, X, mean, interval, chosen, label, path):
@@ -247,7 +242,7 @@ def _beeswarm(explanation, X, mean, interval, chosen, label, path):
     colourbar.set_label("feature value")
     ax.set_title(f"{explanation.method}: {len(explanation)} instances", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
-    return _save(ax, path)
+    return saved(ax, path)
 
 
 def compare_attributions(explanations: dict, *, prob: float = 0.95,
@@ -289,4 +284,4 @@ def compare_attributions(explanations: dict, *, prob: float = 0.95,
     ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title, fontsize="medium")
-    return _save(ax, path)
+    return saved(ax, path)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from probex.figure_files import saved
+
 __all__ = ["plot_trace", "plot_rank", "plot_energy", "plot_pair", "plot_ppc",
            "sensitivity_curves"]
 
@@ -43,13 +45,6 @@ def _sampled(explanation, what: str):
                          "form: nothing to diagnose)")
 
 
-def _save(axes, path):
-    if path is not None:
-        from probex.plots import save_figure
-
-        save_figure(np.ravel(axes)[0].figure, path)
-    return axes
-
 
 def plot_trace(explanation, *, features=None, max_features: int = 4, instance=None,
                noise: bool = True, path=None):
@@ -67,7 +62,7 @@ def plot_trace(explanation, *, features=None, max_features: int = 4, instance=No
     for ax in np.ravel(axes):
         ax.set_title(ax.get_title().replace("\n", ": "), fontsize="medium")
     axes[0, 0].figure.tight_layout()
-    return _save(axes, path)
+    return saved(axes, path)
 
 
 def plot_rank(explanation, *, features=None, max_features: int = 4, instance=None,
@@ -81,7 +76,7 @@ def plot_rank(explanation, *, features=None, max_features: int = 4, instance=Non
     chosen = _features(e, features, max_features)
     axes = az.plot_rank(e.idata, var_names=["attribution"], coords={"feature": chosen},
                         figsize=(3.2 * len(chosen), 2.8))
-    return _save(axes, path)
+    return saved(axes, path)
 
 
 def plot_energy(explanation, *, instance=None, path=None):
@@ -94,7 +89,7 @@ def plot_energy(explanation, *, instance=None, path=None):
     axes = az.plot_energy(e.idata, figsize=(6, 4))
     np.ravel(axes)[0].set_title(f"{e.method} ({e.inference}): energy, per-chain E-BFMI",
                                 fontsize="medium")
-    return _save(axes, path)
+    return saved(axes, path)
 
 
 def plot_pair(explanation, *, features=None, max_features: int = 3, instance=None,
@@ -112,7 +107,7 @@ def plot_pair(explanation, *, features=None, max_features: int = 3, instance=Non
                         divergences=divergences, kind="scatter",
                         scatter_kwargs={"alpha": 0.35, "s": 6, "color": "C0"},
                         figsize=(2.6 * len(chosen), 2.6 * len(chosen)))
-    return _save(axes, path)
+    return saved(axes, path)
 
 
 def plot_ppc(explanation, *, group: str = "posterior", num_pp_samples: int = 50,
@@ -133,7 +128,7 @@ def plot_ppc(explanation, *, group: str = "posterior", num_pp_samples: int = 50,
     ax = np.ravel(axes)[0]
     ax.set_xlabel("black-box answer at the perturbations")
     ax.set_title(f"{group} predictive check: {e.method} ({e.inference})", fontsize="medium")
-    return _save(axes, path)
+    return saved(axes, path)
 
 
 def sensitivity_curves(result, *, max_features: int | None = 12, ncols: int = 4, path=None):
@@ -170,4 +165,4 @@ def sensitivity_curves(result, *, max_features: int | None = 12, ncols: int = 4,
                  f"scale ({result.n_queries} queries, the same for every scale)",
                  fontsize="medium")
     fig.tight_layout()
-    return _save(axes, path)
+    return saved(axes, path)

@@ -15,18 +15,26 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 
+from probex.figure_files import save_figure, saved
+from probex.plot_attributions import (
+    bar,
+    batch_summary,
+    compare_attributions,
+    waterfall,
+)
+from probex.plot_checks import (
+    plot_energy,
+    plot_pair,
+    plot_ppc,
+    plot_rank,
+    plot_trace,
+    sensitivity_curves,
+)
+
 __all__ = ["forest", "diagnostics", "design_trace", "plot_temperatures", "plot_training",
            "save_figure", "bar", "waterfall", "batch_summary", "compare_attributions",
            "plot_trace", "plot_rank", "plot_energy", "plot_pair", "plot_ppc",
            "sensitivity_curves"]
-
-
-def save_figure(figure, path, *, dpi: int = 120):
-    """Write a figure to ``path`` as PNG via a temporary file and a rename."""
-    from probex._io import write_atomically
-
-    return write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=dpi,
-                                                             bbox_inches="tight"))
 
 
 def forest(explanation, *, prob: float = 0.95, max_features: int | None = 30,
@@ -64,17 +72,13 @@ def forest(explanation, *, prob: float = 0.95, max_features: int | None = 30,
                     fontsize=9)
     main.set_title(f"{explanation.method} ({explanation.inference}): {100 * prob:g}% HDI, "
                    f"{explanation.n_queries} queries", fontsize="medium")
-    if path is not None:
-        save_figure(main.figure, path)
-    return axes
+    return saved(axes, path)
 
 
 def diagnostics(explanation, *, var_names=("attribution", "noise_scale"), path=None):
     """ArviZ trace plot (per-chain densities and traces) of the posterior draws."""
     axes = az.plot_trace(explanation.idata, var_names=list(var_names), compact=True)
-    if path is not None:
-        save_figure(np.ravel(axes)[0].figure, path)
-    return axes
+    return saved(axes, path)
 
 
 def design_trace(explanation, *, path=None, ax=None):
@@ -91,9 +95,7 @@ def design_trace(explanation, *, path=None, ax=None):
     ax.set_ylabel("largest interval width")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    if path is not None:
-        save_figure(ax.figure, path)
-    return ax
+    return saved(ax, path)
 
 
 def plot_temperatures(calibrated, *, prob: float = 0.9, truth=None,
@@ -134,9 +136,7 @@ def plot_temperatures(calibrated, *, prob: float = 0.9, truth=None,
     ax.set_xlim(0, 1)
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
-    if path is not None:
-        save_figure(ax.figure, path)
-    return ax
+    return saved(ax, path)
 
 
 def plot_training(history, *, score: str | None = None, reward: str = "reward",
@@ -183,22 +183,4 @@ def plot_training(history, *, score: str | None = None, reward: str = "reward",
                           label=f"kept: epoch {best_epoch + 1}")
             other.legend(fontsize="small", loc="upper right")
     ax.grid(alpha=0.3)
-    if path is not None:
-        save_figure(ax.figure, path)
-    return ax
-
-
-from probex.plot_attributions import (  # noqa: E402  (they import save_figure lazily)
-    bar,
-    batch_summary,
-    compare_attributions,
-    waterfall,
-)
-from probex.plot_checks import (  # noqa: E402
-    plot_energy,
-    plot_pair,
-    plot_ppc,
-    plot_rank,
-    plot_trace,
-    sensitivity_curves,
-)
+    return saved(ax, path)

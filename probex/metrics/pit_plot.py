@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from probex.figure_files import saved
 from probex.metrics.coverage import pit_histogram
 
 __all__ = ["plot_pit_histogram"]
@@ -48,8 +49,4 @@ def plot_pit_histogram(pit, *, n_bins: int = 10, prob: float = 0.95, ax=None,
     ax.set_ylabel("count")
     ax.set_title(title or f"PIT histogram ({n} values)", fontsize="medium")
     ax.legend(fontsize=8, loc="upper center")
-    if path is not None:
-        from probex.plots import save_figure
-
-        save_figure(ax.figure, path)
-    return ax
+    return saved(ax, path)
