@@ -3,8 +3,8 @@ statistics, the perturbations and answers, the closed-form marginals of an exact
 posterior, and the model-checking groups (``log_likelihood``, ``posterior_predictive``,
 ``prior``, ``prior_predictive``; :mod:`probex.inference.predictive`).
 
-Used by :func:`probex.explainers._surrogate.surrogate_explanation`, which decides when
-it is built (at once for sampled posteriors, on first use for exact ones).
+Used by :func:`probex.explainers._surrogate_explanation.surrogate_explanation`, which
+decides when it is built (at once for sampled posteriors, on first use for exact ones).
 """
 
 from __future__ import annotations

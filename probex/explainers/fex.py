@@ -24,7 +24,8 @@ draws are lambda itself (one draw) or, with ``n_draws > 0``, mask draws.
 The class wires its siblings together: :mod:`probex.explainers.fex_training` builds the
 networks and runs ``fit``, :mod:`probex.explainers.fex_holdout` scores the held-out rows,
 :mod:`probex.explainers.fex_explanation` computes the forward pass and builds the
-Explanation, and :mod:`probex.explainers.fex_fidelity` is the fidelity check.
+Explanation, and :mod:`probex.explainers.fex_diagnostics` adds the checks of a fit
+(:meth:`FEX.fidelity`, :mod:`probex.explainers.fex_fidelity`; :meth:`FEX.plot_history`).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from probex._checks import as_matrix, check_choice, check_count, resolve_device
+from probex._checks import as_matrix, check_choice, check_count
 from probex.explainers._base import AmortizedExplainer, as_background, as_instances
+from probex.explainers.fex_diagnostics import FEXDiagnostics
 from probex.explainers.fex_explanation import lambda_explanation, policy_forward
-from probex.explainers.fex_training import build_networks, fit_policy
+from probex.explainers.fex_training import build_networks, fit_policy, move_networks
 from probex.explanation import Explanation
 from probex.inference.policy_gradient import FEXSettings
 from probex.models.fex import FEXProgram
@@ -45,7 +47,7 @@ from probex.perturb import FeatureGroups
 __all__ = ["FEX", "FeatureGroups"]
 
 
-class FEX(AmortizedExplainer):
+class FEX(FEXDiagnostics, AmortizedExplainer):
     """Amortized explanations: a mask policy trained once, one forward pass per input.
 
     Args:
@@ -158,13 +160,6 @@ class FEX(AmortizedExplainer):
         """Networks, seeded; the reward is attached in ``fit`` once the baseline is known."""
         build_networks(self, n_features)
 
-    def _networks(self) -> dict:
-        """The trained networks by name: the policy, and the value network if any."""
-        modules = {"policy": self.program.policy}
-        if self.program.value is not None:
-            modules["value"] = self.program.value
-        return modules
-
     # ------------------------------------------------------------------ training
     def fit(self, X, epochs: int = 30, batch_size: int = 16, device=None, checkpoint=None,
             checkpoint_every: int = 100, resume: bool = False, *, holdout: float = 0.15,
@@ -201,14 +196,6 @@ class FEX(AmortizedExplainer):
                    holdout=holdout, patience=patience, min_epochs=min_epochs)
         return self
 
-    def _move(self, device) -> None:
-        """Move the policy and value networks to ``device`` (``None``: leave them)."""
-        if device is None:
-            return
-        self.device = resolve_device(device)
-        for module in self._networks().values():
-            module.to(self.device)
-
     # ------------------------------------------------------------------ explaining
     def _forward(self, X: torch.Tensor) -> torch.Tensor:
         """Policy logits (n, K, G) in chunks, without gradients, computed in float64 (with
@@ -230,36 +217,11 @@ class FEX(AmortizedExplainer):
         fast path of :meth:`explain` (no Explanation object, no black-box queries).
         ``target`` and ``device`` as in :meth:`explain`."""
         self._check_fitted()
-        self._move(device)
+        move_networks(self, device)
         X, _ = as_instances(self.bb, X, "X")
         targets = self._targets(target, X)
         unit_lam, _ = self._lambda(X, targets)
         return self.groups.expand(unit_lam).numpy(), targets.numpy()
-
-    def fidelity(self, X, *, n_rows: int = 50, n_samples: int = 300, n_repeats: int = 3,
-                 margin: float = 2.0, seed: int | None = None, warn: bool = True):
-        """Check the fitted explainer on a sample of rows X: deletion and insertion AUC of
-        FEX, BayesSHAP with ``n_samples`` coalitions per row, and ``n_repeats`` random
-        orderings, for the model's predicted class with ``baseline_``; a
-        :class:`~probex.diagnostics.FidelityWarning` when FEX's deletion AUC is not below
-        random's by more than ``margin`` paired standard errors. Returns the table (a
-        DataFrame by method; see :func:`probex.explainers.fex_fidelity.fidelity_table`).
-        Spends about ``n_rows * (n_samples + (G + 1) * (4 + 2 n_repeats))`` queries."""
-        from probex.explainers.fex_fidelity import fidelity_table
-
-        return fidelity_table(self, X, n_rows=n_rows, n_samples=n_samples,
-                              n_repeats=n_repeats, margin=margin, seed=seed, warn=warn)
-
-    def plot_history(self, *, ax=None, path=None):
-        """The training reward per step and the held-out deletion AUC per epoch, with the
-        epoch whose weights were kept (:func:`probex.plots.plot_training`); returns the
-        Axes, and writes a PNG to ``path`` when given."""
-        from probex.plots import plot_training
-
-        self._check_fitted()
-        return plot_training(self.history_, score="holdout_deletion_auc",
-                             best_epoch=self.best_epoch_ if self.holdout_rows_ else None,
-                             ax=ax, path=path)
 
     def _lambda(self, X: torch.Tensor, targets: torch.Tensor):
         """Per-unit lambda (n, G) and p_hat (n, K), float64 on the CPU."""
@@ -289,7 +251,7 @@ class FEX(AmortizedExplainer):
             deterministic function of x). Its InferenceData is built on first use and
             holds the draws, p_hat (``class_probabilities``) and the feature groups.
         """
-        self._move(device)
+        move_networks(self, device)
         return super().explain(x, target=target,
                                n_draws=check_count("n_draws", n_draws, minimum=0))
 

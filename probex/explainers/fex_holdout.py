@@ -58,5 +58,5 @@ def holdout_monitor(fex, X_hold: torch.Tensor, targets: torch.Tensor, *, patienc
                              target=targets.numpy(), feature_groups=fex.groups)
         return curve.auc
 
-    return EarlyStopping(evaluate, fex._networks(), patience=patience, min_epochs=min_epochs,
+    return EarlyStopping(evaluate, fex.program.networks(), patience=patience, min_epochs=min_epochs,
                          name="holdout_deletion_auc")

@@ -1,11 +1,12 @@
 """FEX's training: the networks built from the constructor's settings, and the fit loop.
 
 :func:`build_networks` builds the seeded policy (and the value network of PPO and the
-ELBO) into a :class:`probex.models.fex.FEXProgram`; :func:`fit_policy` is the body of
-:meth:`probex.explainers.fex.FEX.fit`: the replacement baseline, the input standardisers,
-the reward, the held-out split and its monitor (:mod:`probex.explainers.fex_holdout`) and
-the shared policy-gradient loop (:func:`probex.inference.policy_gradient.train_policy`).
-Both work on the :class:`~probex.explainers.fex.FEX` they are given.
+ELBO) into a :class:`probex.models.fex.FEXProgram` and :func:`move_networks` moves them to
+a device; :func:`fit_policy` is the body of :meth:`probex.explainers.fex.FEX.fit`: the
+replacement baseline, the input standardisers, the reward, the held-out split and its
+monitor (:mod:`probex.explainers.fex_holdout`) and the shared policy-gradient loop
+(:func:`probex.inference.policy_gradient.train_policy`). All work on the
+:class:`~probex.explainers.fex.FEX` they are given.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import pyro
 import torch
 
-from probex._checks import as_matrix, check_count
+from probex._checks import as_matrix, check_count, resolve_device
 from probex.explainers.fex_holdout import holdout_monitor, split_holdout
 from probex.inference._runtime import seeded
 from probex.inference.policy_gradient import train_policy
@@ -22,7 +23,7 @@ from probex.models.fex import FEXProgram, MaskReward
 from probex.models.fex_policy import ValueMLP, build_policy, input_standardizer, standardized
 from probex.perturb import FeatureGroups, MaskPerturbation
 
-__all__ = ["build_networks", "fit_policy"]
+__all__ = ["build_networks", "move_networks", "fit_policy"]
 
 
 def build_networks(fex, n_features: int) -> None:
@@ -48,6 +49,15 @@ def build_networks(fex, n_features: int) -> None:
                              fex.n_classes, fex.groups.n_groups,
                              name=f"fex_{id(fex):x}", reward_scale=scale)
 
+
+def move_networks(fex, device) -> None:
+    """Move ``fex``'s policy and value networks to ``device`` and make it ``fex.device``
+    (``None``: leave them)."""
+    if device is None:
+        return
+    fex.device = resolve_device(device)
+    for module in fex.program.networks().values():
+        module.to(fex.device)
 
 def _policy_dtype(program: FEXProgram) -> torch.dtype:
     param = next(iter(program.policy.parameters()), None)
@@ -76,7 +86,7 @@ def fit_policy(fex, X, epochs: int, batch_size: int, device, checkpoint,
         fex.n_classes = model_probs.shape[1]
     if fex.program is None:
         build_networks(fex, X.shape[1])
-    fex._move(device)
+    move_networks(fex, device)
     if model_probs.shape[1] != fex.n_classes:
         raise ValueError(f"the model returns {model_probs.shape[1]} classes but "
                          f"n_classes={fex.n_classes}")
@@ -86,7 +96,7 @@ def fit_policy(fex, X, epochs: int, batch_size: int, device, checkpoint,
         raise ValueError(f"the replacement baseline has {baseline.shape[0]} features (from "
                          f"background= or replacement=); X has {X.shape[1]}")
     fex.baseline_ = baseline.numpy().copy()
-    for module in fex._networks().values():
+    for module in fex.program.networks().values():
         standardizer = input_standardizer(module)
         if standardizer is not None:
             standardizer.fit_(X)

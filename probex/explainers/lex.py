@@ -27,28 +27,27 @@ name       selector     estimator          imputation  predictor
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
 import torch
 
-from probex._checks import (
-    as_matrix,
-    check_choice,
-    check_count,
-    feature_names_or_default,
-    resolve_device,
-)
+from probex._checks import as_matrix, check_count, feature_names_or_default, resolve_device
 from probex._deprecation import deprecated_alias, renamed_arguments
 from probex.blackbox import BlackBox, as_blackbox
 from probex.explainers._base import AmortizedExplainer, as_background, as_instances
+from probex.explainers.lex_fitting import fit_targets, is_model
 from probex.explanation import Explanation
 from probex.inference._runtime import seeded
 from probex.inference.selection_estimators import make_baseline, train_selector
 from probex.inference.training import open_checkpoint
 from probex.models.lex import LEXModel
-from probex.models.lex_config import CONFIGURATIONS, LEXConfig, build_lex_model
+from probex.models.lex_config import (  # CONFIGURATIONS: re-exported
+    CONFIGURATIONS,
+    LEXConfig,
+    build_lex_model,
+    resolve_config,
+)
 
 __all__ = ["LEX", "LEXConfig", "CONFIGURATIONS"]
 
@@ -93,19 +92,7 @@ class LEX(AmortizedExplainer):
         if self.bb is not None and self.bb.task != "classification":
             raise ValueError("LEX explains classifiers: the black box must have "
                              "task='classification'")
-        if isinstance(config, str):
-            check_choice("config", config, tuple(CONFIGURATIONS))
-            config = CONFIGURATIONS[config]
-        elif not isinstance(config, LEXConfig):
-            raise TypeError("config must be a configuration name or a LEXConfig")
-        fields = {f.name for f in dataclasses.fields(LEXConfig)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise ValueError(f"unknown LEX option(s) {unknown}; options are {sorted(fields)}")
-        self.config = dataclasses.replace(config, **overrides)
-        if self.config.selector == "subset" and self.config.k is None:
-            raise ValueError("selector='subset' needs k, the number of features to draw "
-                             f"(e.g. LEX({self.config.name!r}, k=4))")
+        self.config = resolve_config(config, overrides)
         self._names = None if feature_names is None else list(feature_names)
         self.model_: LEXModel | None = None
         self.baseline_ = None
@@ -142,7 +129,7 @@ class LEX(AmortizedExplainer):
                 objective, n_selected).
             n_classes: number of classes when labels do not show them all.
         """
-        if y is not None and _is_model(y):
+        if y is not None and is_model(y):
             if self.bb is not None:
                 raise ValueError("this LEX already explains a black box; fit(X) takes no "
                                  "second model")
@@ -160,7 +147,7 @@ class LEX(AmortizedExplainer):
                       dtype=torch.float32)
         d = X.shape[1]
         check_count("epochs", epochs)
-        bb, targets, setup_queries = self._fit_targets(X, y, n_classes)
+        bb, targets, setup_queries, self._n_classes = fit_targets(self.bb, X, y, n_classes)
         kind = c.predictor if c.predictor != "auto" else ("fixed" if bb is not None else "joint")
         if kind == "fixed" and bb is None:
             raise ValueError("predictor='fixed' explains a black box: build LEX(model, ...) "
@@ -188,32 +175,6 @@ class LEX(AmortizedExplainer):
         return self
 
     n_queries_ = deprecated_alias("n_queries_fit_")
-
-    def _fit_targets(self, X, y, n_classes):
-        """(black box or None, targets, rows queried): float32 probabilities (n, C) of the
-        black box, or long labels (n,), and the black-box rows spent computing them."""
-        if self.bb is not None:
-            if y is not None:
-                raise ValueError("this LEX explains a black box: fit(X) takes no labels")
-            before = self.bb.n_queries
-            probs = self.bb.predict(X).to(torch.float32).cpu()
-            self._n_classes = probs.shape[1]
-            return self.bb, probs, self.bb.n_queries - before
-        if y is None:
-            raise ValueError("LEX without a model learns from labels: call fit(X, y), or "
-                             "build LEX(model, ...) to explain a black box")
-        labels = np.asarray(y)
-        if labels.shape != (X.shape[0],):
-            raise ValueError(f"y must have shape ({X.shape[0]},), got {labels.shape}")
-        if not np.issubdtype(labels.dtype, np.number) or not np.all(np.isfinite(labels)) \
-                or np.any(labels != np.round(labels)) or labels.min() < 0:
-            raise ValueError("y must hold non-negative integers (class indices)")
-        k = int(labels.max()) + 1 if n_classes is None else int(n_classes)
-        if k < 2 or labels.max() >= k:
-            raise ValueError(f"labels must lie in 0..n_classes-1 with n_classes >= 2 (got "
-                             f"max label {int(labels.max())}, n_classes={k})")
-        self._n_classes = k
-        return None, torch.as_tensor(labels.astype(np.int64)), 0
 
     # ------------------------------------------------------------------ using the fit
     def _inputs(self, X) -> torch.Tensor:
@@ -294,8 +255,3 @@ class LEX(AmortizedExplainer):
         self._check_fitted()
         return {**{f"model.{k}": v for k, v in self.model_.state_dict().items()},
                 **{f"baseline.{k}": v for k, v in self.baseline_.state_dict().items()}}
-
-
-def _is_model(value) -> bool:
-    return isinstance(value, (BlackBox, torch.nn.Module)) or hasattr(value, "predict_proba") \
-        or (callable(value) and not hasattr(value, "shape"))

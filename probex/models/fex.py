@@ -126,6 +126,13 @@ class FEXProgram:
         self.reward_scale = float(reward_scale)
 
     # ------------------------------------------------------------------ networks
+    def networks(self) -> dict:
+        """The trained networks by name: the policy, and the value network if any."""
+        modules = {"policy": self.policy}
+        if self.value is not None:
+            modules["value"] = self.value
+        return modules
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """All class heads' mask logits, (n, K, G)."""
         return policy_logits(self.policy, x, self.n_classes, self.n_groups)

@@ -2,13 +2,15 @@
 
 :class:`LEXConfig` holds the choices; :data:`CONFIGURATIONS` names LEX (Senetaire et al.,
 ICML 2023) and the methods it contains as special cases (L2X, INVASE, REAL-X; Table 1 of
-the paper). :func:`build_lex_model` turns a configuration into the Pyro program of
-:mod:`probex.models.lex`. The gradient estimators named here live in
+the paper). :func:`resolve_config` turns a name or configuration and keyword overrides
+into the checked configuration; :func:`build_lex_model` turns a configuration into the
+Pyro program of :mod:`probex.models.lex`. The gradient estimators named here live in
 :mod:`probex.inference.selection_estimators`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -23,7 +25,7 @@ from probex.models.selectors import FAMILIES, UNIT_DRAWS, ConvSelectorNet, MaskS
 from probex.perturb.groups import FeatureGroups
 
 __all__ = ["LEXConfig", "CONFIGURATIONS", "ESTIMATORS", "BASELINES", "PREDICTORS",
-           "build_lex_model", "mask_units"]
+           "resolve_config", "build_lex_model", "mask_units"]
 
 #: Gradient estimators of LEX's objective (:mod:`probex.inference.selection_estimators`).
 ESTIMATORS = ("reinforce", "relaxed")
@@ -178,6 +180,26 @@ CONFIGURATIONS = {
                        baseline="loo", n_masks=4, imputation="zero", n_imputations=1,
                        predictor="evalx", pretrain_epochs=10, sparsity=0.01),
 }
+
+
+def resolve_config(config: str | LEXConfig, overrides: dict) -> LEXConfig:
+    """The configuration named ``config`` (a key of :data:`CONFIGURATIONS`) or given as a
+    :class:`LEXConfig`, with the fields in ``overrides`` replaced; unknown fields, and a
+    subset selector without k, are refused."""
+    if isinstance(config, str):
+        check_choice("config", config, tuple(CONFIGURATIONS))
+        config = CONFIGURATIONS[config]
+    elif not isinstance(config, LEXConfig):
+        raise TypeError("config must be a configuration name or a LEXConfig")
+    fields = {f.name for f in dataclasses.fields(LEXConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown LEX option(s) {unknown}; options are {sorted(fields)}")
+    config = dataclasses.replace(config, **overrides)
+    if config.selector == "subset" and config.k is None:
+        raise ValueError("selector='subset' needs k, the number of features to draw "
+                         f"(e.g. LEX({config.name!r}, k=4))")
+    return config
 
 
 def build_lex_model(config: LEXConfig, X: torch.Tensor, n_classes: int, black_box=None,
