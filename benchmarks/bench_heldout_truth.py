@@ -33,7 +33,8 @@ are read off the explainer's ``perturbation`` so that the estimand is the same):
 Columns, per method and budget n (queries / gradients per run), pooled over rows x seeds:
 ``rel.err`` mean relative L2 error of the mean against the truth; ``cover`` fraction of
 the 13 x runs 95% intervals that contain the truth (binomial error about 0.009 at the
-624 intervals of 8 rows x 6 seeds); ``msz`` mean of ((mean - truth) / sqrt(sd^2 + truth_se^2))^2 over all entries
+624 intervals of 8 rows x 6 seeds); ``msz`` mean of
+((mean - truth) / sqrt(sd^2 + truth_se^2))^2 over all entries
 (1 if honest; Monte Carlo error about sqrt(2 / 624) = 0.06 for independent normal
 errors, more since the 13 entries of a run are correlated); ``msz-nw``
 the same over the runs that raised no SamplingWarning; ``row-max`` the largest msz of
@@ -219,7 +220,8 @@ def main(quick: bool) -> None:
             z2, warned = np.array(z2), np.array(warned)
             clean = f"{z2[~warned].mean():7.2f}" if (~warned).any() else "      -"
             print(f"{name:25s} {model:5s} {budget:5d} {np.mean(err):8.3f} "
-                  f"{np.mean(inside):6.3f} {z2.mean():7.2f} {clean} {max(row_msz):7.2f} {warned.mean():5.2f} "
+                  f"{np.mean(inside):6.3f} {z2.mean():7.2f} {clean} {max(row_msz):7.2f} "
+                  f"{warned.mean():5.2f} "
                   f"{np.median(times):6.3f}", flush=True)
 
 
